@@ -1,0 +1,89 @@
+package journal
+
+// Column describes one column of an imaged table.
+type Column struct {
+	Name string `json:"name"`
+	// Type is the dialect's type as it may appear in a CAST, e.g.
+	// "numeric(12,2)", "timestamp with time zone", "INTEGER".
+	Type      string `json:"type"`
+	NotNull   bool   `json:"not_null,omitempty"`
+	Generated bool   `json:"generated,omitempty"` // computed column: never written on undo
+	Identity  string `json:"identity,omitempty"`  // "always", "default" or "" (PostgreSQL identity columns)
+}
+
+// Row identity kinds of a Table.
+const (
+	KeyPrimary = "primary" // primary key
+	KeyUnique  = "unique"  // a unique key whose columns are all NOT NULL
+	KeyRow     = "row"     // no usable key: the whole row identifies it; duplicates count
+)
+
+// Table describes a table whose rows are imaged.
+type Table struct {
+	ID      int64    `json:"-"` // journal table id, set by the journal
+	Schema  string   `json:"schema,omitempty"`
+	Name    string   `json:"name"`
+	Columns []Column `json:"columns"`
+	// Key lists column positions identifying a row. For KeyRow it lists
+	// every non-generated column.
+	Key     []int  `json:"key"`
+	KeyKind string `json:"key_kind"`
+	// Level is the cascade depth: 0 for the statement's own target, 1 for
+	// rows changed by a foreign-key action on it, and so on. Undo re-inserts
+	// in ascending level and deletes in descending level.
+	Level int `json:"level"`
+}
+
+// QualifiedName is schema.name for display (unquoted).
+func (t Table) QualifiedName() string {
+	if t.Schema == "" {
+		return t.Name
+	}
+	return t.Schema + "." + t.Name
+}
+
+// KeyOf extracts the key values of row.
+func (t Table) KeyOf(row []Value) []Value {
+	k := make([]Value, len(t.Key))
+	for i, c := range t.Key {
+		k[i] = row[c]
+	}
+	return k
+}
+
+// Object actions recorded in an Object.
+const (
+	ActionDrop     = "drop"
+	ActionCreate   = "create"
+	ActionReplace  = "replace" // CREATE OR REPLACE of an existing object
+	ActionAlter    = "alter"
+	ActionTruncate = "truncate"
+)
+
+// Definition is everything needed to re-create an object.
+type Definition struct {
+	// Create re-creates the object without its data (CREATE TABLE with
+	// columns, defaults, identity, NOT NULL, CHECK; CREATE VIEW; CREATE
+	// FUNCTION ...). Statements run in order.
+	Create []string `json:"create,omitempty"`
+	// PostData runs after rows are restored: indexes, primary/unique/foreign
+	// keys, triggers, comments, sequence positions.
+	PostData []string `json:"post_data,omitempty"`
+	// Drop removes the object (used to undo its creation).
+	Drop []string `json:"drop,omitempty"`
+	// Text is the human-readable full definition shown in reviews.
+	Text string `json:"text,omitempty"`
+}
+
+// Object is the definition of an object a DDL statement affects.
+type Object struct {
+	Kind   string      `json:"kind"` // TABLE, VIEW, MATERIALIZED VIEW, FUNCTION, PROCEDURE, TRIGGER, INDEX, SEQUENCE, CONSTRAINT
+	Schema string      `json:"schema,omitempty"`
+	Name   string      `json:"name"`
+	Action string      `json:"action"` // one of the Action constants
+	Before *Definition `json:"before,omitempty"`
+	After  *Definition `json:"after,omitempty"`
+	// Table is the journal table id under which the object's rows were
+	// imaged as OpDelete images, or 0 when no rows were captured.
+	Table int64 `json:"table,omitempty"`
+}
