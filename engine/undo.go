@@ -1,0 +1,243 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"lifebelt/journal"
+)
+
+// UndoOptions choose what to undo.
+type UndoOptions struct {
+	// Entries to undo (statement or undo entries); empty means every
+	// committed entry of the session that is not undone yet.
+	Entries []int64
+	// Force overwrites conflicting rows with their before-images.
+	Force bool
+	// DryRun does everything, reports, and rolls back.
+	DryRun bool
+}
+
+// Conflict is a row changed by someone else since the entry being undone.
+type Conflict struct {
+	Entry    int64
+	Table    string
+	Key      []Value
+	Reason   string
+	Current  []Value // nil when the row is gone
+	Expected []Value // what the journal says the row should be now
+}
+
+// UndoReport says what an undo did (or would do, on a dry run).
+type UndoReport struct {
+	Entries   []int64 // entries undone, newest first
+	Skipped   []string
+	Rows      int64 // rows written
+	Conflicts []Conflict
+	Forced    int // conflicting rows overwritten because of Force
+	Notes     []string
+	Seq       int64 // the undo's own journal entry (0 on a dry run)
+	DryRun    bool
+}
+
+// Complete reports whether nothing was left behind.
+func (r *UndoReport) Complete() bool { return len(r.Conflicts) == 0 && len(r.Skipped) == 0 }
+
+// RowCounter is an optional Applier capability: counting a table's rows
+// lets undo refuse to drop a created table that others have filled.
+type RowCounter interface {
+	CountRows(ctx context.Context, schema, name string) (int64, error)
+}
+
+const undoBatch = 2000
+
+// Undo reverts journaled entries, newest first, in one transaction. Rows
+// changed by anyone since are conflicts: listed, and left alone unless
+// Force. The undo is journaled with its own images, so it can be undone.
+func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending != nil {
+		return nil, ErrBusy
+	}
+	rep := &UndoReport{DryRun: opt.DryRun}
+	todo, skipped, err := selectUndo(s.j, opt.Entries)
+	rep.Skipped = append(rep.Skipped, skipped...)
+	if err != nil {
+		return nil, err
+	}
+	if len(todo) == 0 {
+		return rep, nil
+	}
+	tx, err := s.conn.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("undo: starting the transaction: %w", err)
+	}
+	ap, ok := tx.(Applier)
+	if !ok {
+		tx.Rollback(ctx)
+		return nil, fmt.Errorf("undo: %s %w", s.id.Dialect, ErrCapabilityUnsupported)
+	}
+	w, err := s.j.Begin()
+	if err != nil {
+		tx.Rollback(ctx)
+		return nil, fmt.Errorf("undo: journal: %w", err)
+	}
+	fail := func(err error) (*UndoReport, error) {
+		w.Rollback()
+		tx.Rollback(ctx)
+		return nil, fmt.Errorf("undo failed, nothing was changed: %w", err)
+	}
+	notes, err := ap.PrepareUndo(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	rep.Notes = append(rep.Notes, notes...)
+	seq := w.NextSeq()
+	u := &undoer{s: s, ap: ap, opt: opt, rep: rep, sink: &journalSink{w: w, seq: seq, impact: newImpact()}, mapped: map[int64]int64{}}
+	start := time.Now()
+	for _, e := range todo {
+		if err := u.entry(ctx, e); err != nil {
+			return fail(fmt.Errorf("entry %d: %w", e.Seq, err))
+		}
+		rep.Entries = append(rep.Entries, e.Seq)
+	}
+	for _, t := range u.synced {
+		if err := ap.SyncSequences(ctx, t); err != nil {
+			return fail(fmt.Errorf("moving sequences of %s: %w", t.QualifiedName(), err))
+		}
+	}
+	if u.sink.err != nil {
+		return fail(u.sink.err)
+	}
+	if opt.DryRun {
+		w.Rollback()
+		tx.Rollback(ctx)
+		return rep, nil
+	}
+	s.batch++
+	detail := map[string]any{"conflicts": len(rep.Conflicts), "force": opt.Force}
+	if len(rep.Notes) > 0 {
+		detail["notes"] = rep.Notes
+	}
+	if len(rep.Skipped) > 0 {
+		detail["skipped"] = rep.Skipped
+	}
+	if len(rep.Conflicts) > 0 {
+		detail["conflict_list"] = conflictSummaries(rep.Conflicts, 100)
+	}
+	if t, ok := tx.(TxIDer); ok {
+		if id, err := t.TxID(ctx); err == nil {
+			detail["txid"] = id
+		}
+	}
+	e, err := w.Append(journal.Entry{Seq: seq, Kind: "undo", Batch: s.batch, SQL: fmt.Sprintf("undo of entries %v", rep.Entries),
+		Class: "undo", Status: "pending", Rows: rep.Rows, Duration: time.Since(start), Refs: rep.Entries, Detail: detail})
+	if err != nil {
+		return fail(fmt.Errorf("journal: %w", err))
+	}
+	if err := w.Commit(); err != nil {
+		tx.Rollback(ctx)
+		return nil, fmt.Errorf("undo failed, nothing was changed: journal: %w", err)
+	}
+	rep.Seq = e.Seq
+	if err := tx.Commit(ctx); err != nil {
+		s.appendOutcome(s.batch, []int64{e.Seq}, "failed", err.Error(), nil)
+		return nil, fmt.Errorf("undo failed at commit, nothing was changed: %w", err)
+	}
+	if err := s.appendOutcome(s.batch, []int64{e.Seq}, "committed", "", nil); err != nil {
+		return rep, fmt.Errorf("the undo committed, but its outcome could not be journaled (%v); reopening the session resolves it", err)
+	}
+	return rep, nil
+}
+
+func conflictSummaries(cs []Conflict, max int) []string {
+	var out []string
+	for i, c := range cs {
+		if i == max {
+			out = append(out, fmt.Sprintf("... and %d more", len(cs)-max))
+			break
+		}
+		out = append(out, c.String())
+	}
+	return out
+}
+
+func (c Conflict) String() string {
+	return fmt.Sprintf("entry %d, %s key %s: %s", c.Entry, c.Table, FormatRow(c.Key), c.Reason)
+}
+
+// FormatRow renders a row for people: text quoted, NULL bare.
+func FormatRow(vs []Value) string {
+	s := "("
+	for i, v := range vs {
+		if i > 0 {
+			s += ", "
+		}
+		if v.K == TextKind {
+			s += fmt.Sprintf("%q", v.S)
+		} else {
+			s += v.String()
+		}
+	}
+	return s + ")"
+}
+
+// selectUndo picks the entries to undo, newest first: the given ones, or
+// every committed statement not undone yet.
+func selectUndo(j *journal.Journal, want []int64) (todo []journal.Entry, skipped []string, err error) {
+	entries, err := j.Entries()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the journal: %w", err)
+	}
+	bySeq := map[int64]journal.Entry{}
+	for _, e := range entries {
+		bySeq[e.Seq] = e
+	}
+	if len(want) == 0 {
+		for _, e := range entries {
+			if e.Kind != "statement" {
+				continue
+			}
+			switch e.State {
+			case "committed":
+				if e.ImageCount > 0 || hasObjects(j, e.Seq) {
+					todo = append(todo, e)
+				}
+			case "unguarded":
+				skipped = append(skipped, fmt.Sprintf("entry %d ran unguarded and cannot be undone from the journal", e.Seq))
+			}
+		}
+	} else {
+		seen := map[int64]bool{}
+		for _, seq := range want {
+			e, ok := bySeq[seq]
+			if !ok {
+				return nil, nil, fmt.Errorf("the journal has no entry %d", seq)
+			}
+			if seen[seq] {
+				continue
+			}
+			seen[seq] = true
+			if e.Kind != "statement" && e.Kind != "undo" {
+				return nil, nil, fmt.Errorf("entry %d is a %s record, not a change; only statements and undos can be undone", seq, e.Kind)
+			}
+			if e.State != "committed" {
+				return nil, nil, fmt.Errorf("entry %d is %s; only committed entries can be undone", seq, e.State)
+			}
+			todo = append(todo, e)
+		}
+	}
+	sort.Slice(todo, func(a, b int) bool { return todo[a].Seq > todo[b].Seq })
+	return todo, skipped, nil
+}
+
+func hasObjects(j *journal.Journal, seq int64) bool {
+	objs, err := j.Objects(seq)
+	return err == nil && len(objs) > 0
+}
+
+var errStop = errors.New("stop")

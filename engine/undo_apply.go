@@ -1,0 +1,190 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"lifebelt/journal"
+)
+
+// undoer applies the inverse of journaled entries inside one transaction.
+type undoer struct {
+	s      *Session
+	ap     Applier
+	opt    UndoOptions
+	rep    *UndoReport
+	sink   *journalSink
+	tables map[int64]TableInfo // tables of the entry being undone
+	mapped map[int64]int64     // original table id -> table id in the undo entry
+	synced []TableInfo         // tables that got rows re-inserted
+	entry_ int64
+}
+
+func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
+	u.entry_ = e.Seq
+	ts, err := u.s.j.Tables(e.Seq)
+	if err != nil {
+		return err
+	}
+	u.tables = map[int64]TableInfo{}
+	for _, t := range ts {
+		u.tables[t.ID] = t
+	}
+	objs, err := u.s.j.Objects(e.Seq)
+	if err != nil {
+		return err
+	}
+	// Dropped objects come back first (tables before their dependents,
+	// as captured), with their rows; their rows skip the generic path.
+	restored := map[int64]bool{}
+	for _, o := range objs {
+		switch o.Action {
+		case ActionDrop:
+			if err := u.recreate(ctx, e.Seq, o); err != nil {
+				return err
+			}
+			if o.Table != 0 {
+				restored[o.Table] = true
+			}
+		case ActionReplace:
+			if o.Before == nil {
+				continue
+			}
+			if err := u.ap.ExecDDL(ctx, o.Before.Create); err != nil {
+				return fmt.Errorf("restoring the definition of %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
+			}
+			u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionReplace, Before: o.After, After: o.Before})
+		case ActionAlter:
+			u.rep.Skipped = append(u.rep.Skipped, fmt.Sprintf("entry %d altered %s %s; ALTER is not undone automatically (its definition before the change is in the journal; revert to a snapshot or restore it by hand)", e.Seq, o.Kind, qname(o.Schema, o.Name)))
+		}
+	}
+	if err := u.rows(ctx, e.Seq, restored); err != nil {
+		return err
+	}
+	// Created objects go last, newest first.
+	for i := len(objs) - 1; i >= 0; i-- {
+		if o := objs[i]; o.Action == ActionCreate {
+			if err := u.dropCreated(ctx, e.Seq, o); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func qname(schema, name string) string { return Name{schema, name}.String() }
+
+func (u *undoer) object(o ObjectImage) {
+	u.sink.Object(o)
+}
+
+func (u *undoer) conflict(c Conflict) {
+	c.Entry = u.entry_
+	u.rep.Conflicts = append(u.rep.Conflicts, c)
+}
+
+// recreate brings back a dropped object and, for a table, its rows.
+func (u *undoer) recreate(ctx context.Context, seq int64, o ObjectImage) error {
+	if o.Before == nil {
+		return nil
+	}
+	exists, err := u.ap.ObjectExists(ctx, o.Kind, o.Schema, o.Name)
+	if err != nil {
+		return err
+	}
+	if exists {
+		u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("the dropped %s exists again; it was left as it is", o.Kind)})
+		return nil
+	}
+	if err := u.ap.ExecDDL(ctx, o.Before.Create); err != nil {
+		return fmt.Errorf("re-creating %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
+	}
+	var undoTable int64
+	if o.Table != 0 {
+		t, ok := u.tables[o.Table]
+		if !ok {
+			return fmt.Errorf("journal names table %d for %s but has no such table", o.Table, qname(o.Schema, o.Name))
+		}
+		if undoTable, err = u.undoTable(o.Table); err != nil {
+			return err
+		}
+		var rows [][]Value
+		flush := func() error {
+			if len(rows) == 0 {
+				return nil
+			}
+			if err := u.ap.Insert(ctx, t, rows); err != nil {
+				return fmt.Errorf("re-inserting rows of %s: %w", t.QualifiedName(), err)
+			}
+			for _, r := range rows {
+				u.sink.Row(undoTable, OpInsert, nil, r)
+			}
+			u.rep.Rows += int64(len(rows))
+			rows = rows[:0]
+			return nil
+		}
+		err := u.s.j.ImageChunks(seq, false, undoBatch, func(imgs []journal.Image) error {
+			for _, im := range imgs {
+				if im.Table == o.Table && im.Before != nil {
+					rows = append(rows, im.Before)
+				}
+			}
+			return flush()
+		})
+		if err != nil {
+			return err
+		}
+		u.synced = append(u.synced, t)
+	}
+	if err := u.ap.ExecDDL(ctx, o.Before.PostData); err != nil {
+		return fmt.Errorf("restoring indexes, constraints and triggers of %s: %w", qname(o.Schema, o.Name), err)
+	}
+	u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionCreate, After: o.Before, Table: undoTable})
+	return nil
+}
+
+// dropCreated drops an object the entry created, unless others use it.
+func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) error {
+	if o.After == nil || len(o.After.Drop) == 0 {
+		u.rep.Skipped = append(u.rep.Skipped, fmt.Sprintf("entry %d created %s %s but the journal holds no way to drop it", seq, o.Kind, qname(o.Schema, o.Name)))
+		return nil
+	}
+	exists, err := u.ap.ObjectExists(ctx, o.Kind, o.Schema, o.Name)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		u.rep.Notes = append(u.rep.Notes, fmt.Sprintf("%s %s created by entry %d is already gone", o.Kind, qname(o.Schema, o.Name), seq))
+		return nil
+	}
+	if o.Kind == "TABLE" {
+		if rc, ok := u.ap.(RowCounter); ok {
+			n, err := rc.CountRows(ctx, o.Schema, o.Name)
+			if err != nil {
+				return err
+			}
+			if n > 0 && !u.opt.Force {
+				u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("the table created by this entry now holds %d rows; it was not dropped", n)})
+				return nil
+			}
+		}
+	}
+	if err := u.ap.ExecDDL(ctx, o.After.Drop); err != nil {
+		return fmt.Errorf("dropping %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
+	}
+	u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionDrop, Before: o.After})
+	return nil
+}
+
+// undoTable declares an original table in the undo entry.
+func (u *undoer) undoTable(orig int64) (int64, error) {
+	if id, ok := u.mapped[orig]; ok {
+		return id, nil
+	}
+	id, err := u.sink.Table(u.tables[orig])
+	if err != nil {
+		return 0, err
+	}
+	u.mapped[orig] = id
+	return id, nil
+}

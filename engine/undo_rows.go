@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"lifebelt/journal"
+)
+
+// rowBatch is a run of consecutive images (newest first) of one table and
+// one operation, undone together.
+type rowBatch struct {
+	table int64
+	op    byte
+	imgs  []journal.Image
+	keys  map[string]bool
+}
+
+// rows undoes the row images of an entry, newest first, in batches.
+func (u *undoer) rows(ctx context.Context, seq int64, skip map[int64]bool) error {
+	b := &rowBatch{keys: map[string]bool{}}
+	var keyBuf []byte
+	err := u.s.j.ImageChunks(seq, true, undoBatch, func(imgs []journal.Image) error {
+		for _, im := range imgs {
+			if skip[im.Table] {
+				continue
+			}
+			keyBuf = journal.EncodeRow(keyBuf[:0], u.currentKey(im))
+			k := string(keyBuf)
+			if len(b.imgs) > 0 && (b.table != im.Table || b.op != im.Op || b.keys[k] || len(b.imgs) >= undoBatch) {
+				if err := u.flush(ctx, b); err != nil {
+					return err
+				}
+			}
+			b.table, b.op = im.Table, im.Op
+			b.keys[k] = true
+			b.imgs = append(b.imgs, im)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return u.flush(ctx, b)
+}
+
+// currentKey is the key the row has now, if nobody changed it since.
+func (u *undoer) currentKey(im journal.Image) []Value {
+	t := u.tables[im.Table]
+	if im.After != nil {
+		return t.KeyOf(im.After)
+	}
+	return t.KeyOf(im.Before)
+}
+
+func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
+	if len(b.imgs) == 0 {
+		return nil
+	}
+	defer func() {
+		b.imgs = b.imgs[:0]
+		clear(b.keys)
+	}()
+	t, ok := u.tables[b.table]
+	if !ok {
+		return fmt.Errorf("image refers to table %d, which the journal does not describe", b.table)
+	}
+	ut, err := u.undoTable(b.table)
+	if err != nil {
+		return err
+	}
+	keys := make([][]Value, len(b.imgs))
+	for i, im := range b.imgs {
+		keys[i] = u.currentKey(im)
+	}
+	found, err := u.ap.Fetch(ctx, t, keys)
+	if err != nil {
+		return fmt.Errorf("reading current rows of %s: %w", t.QualifiedName(), err)
+	}
+	if len(found) != len(keys) {
+		return fmt.Errorf("reading current rows of %s: %d results for %d keys", t.QualifiedName(), len(found), len(keys))
+	}
+	var ins, upd, updKeys, del, delKeys [][]Value
+	var insImg, updBefore, delBefore [][]Value
+	wholeRow := t.KeyKind == KeyRow
+	for i, im := range b.imgs {
+		f := found[i]
+		switch Op(im.Op) {
+		case OpDelete: // undo: put the row back
+			if f.Count > 0 && !wholeRow {
+				if !u.opt.Force {
+					u.conflict(Conflict{Table: t.QualifiedName(), Key: keys[i], Reason: "a row with this key was inserted since", Current: f.Row})
+					continue
+				}
+				u.rep.Forced++
+				upd, updKeys, updBefore = append(upd, im.Before), append(updKeys, keys[i]), append(updBefore, f.Row)
+				continue
+			}
+			ins, insImg = append(ins, im.Before), append(insImg, im.Before)
+		case OpUpdate: // undo: set the row back
+			if f.Count == 0 {
+				if !u.opt.Force {
+					u.conflict(Conflict{Table: t.QualifiedName(), Key: keys[i], Reason: "the row was deleted since", Expected: im.After})
+					continue
+				}
+				u.rep.Forced++
+				ins, insImg = append(ins, im.Before), append(insImg, im.Before)
+				continue
+			}
+			if !RowsEqual(f.Row, im.After) {
+				if !u.opt.Force {
+					u.conflict(Conflict{Table: t.QualifiedName(), Key: keys[i], Reason: "the row was changed since", Current: f.Row, Expected: im.After})
+					continue
+				}
+				u.rep.Forced++
+			}
+			if wholeRow { // no key to update by: replace one identical row
+				del, delKeys, delBefore = append(del, f.Row), append(delKeys, keys[i]), append(delBefore, f.Row)
+				ins, insImg = append(ins, im.Before), append(insImg, im.Before)
+				continue
+			}
+			upd, updKeys, updBefore = append(upd, im.Before), append(updKeys, keys[i]), append(updBefore, f.Row)
+		case OpInsert: // undo: remove the row
+			if f.Count == 0 {
+				continue // already gone: nothing of anyone's to clobber
+			}
+			if !RowsEqual(f.Row, im.After) {
+				if !u.opt.Force {
+					u.conflict(Conflict{Table: t.QualifiedName(), Key: keys[i], Reason: "the row was changed since", Current: f.Row, Expected: im.After})
+					continue
+				}
+				u.rep.Forced++
+			}
+			del, delKeys, delBefore = append(del, f.Row), append(delKeys, keys[i]), append(delBefore, f.Row)
+		default:
+			return fmt.Errorf("unknown image operation %q", im.Op)
+		}
+	}
+	if len(del) > 0 {
+		if err := u.ap.Delete(ctx, t, delKeys); err != nil {
+			return fmt.Errorf("deleting rows of %s: %w", t.QualifiedName(), err)
+		}
+		for _, r := range delBefore {
+			u.sink.Row(ut, OpDelete, r, nil)
+		}
+	}
+	if len(upd) > 0 {
+		if err := u.ap.Update(ctx, t, updKeys, upd); err != nil {
+			return fmt.Errorf("restoring rows of %s: %w", t.QualifiedName(), err)
+		}
+		for i, r := range upd {
+			u.sink.Row(ut, OpUpdate, updBefore[i], r)
+		}
+	}
+	if len(ins) > 0 {
+		if err := u.ap.Insert(ctx, t, ins); err != nil {
+			return fmt.Errorf("re-inserting rows of %s: %w", t.QualifiedName(), err)
+		}
+		for _, r := range insImg {
+			u.sink.Row(ut, OpInsert, nil, r)
+		}
+		u.markSync(t)
+	}
+	u.rep.Rows += int64(len(del) + len(upd) + len(ins))
+	return u.sink.err
+}
+
+func (u *undoer) markSync(t TableInfo) {
+	for _, s := range u.synced {
+		if s.Schema == t.Schema && s.Name == t.Name {
+			return
+		}
+	}
+	u.synced = append(u.synced, t)
+}
+
+// RowsEqual reports whether two rows hold identical values.
+func RowsEqual(a, b []Value) bool { return journal.RowsEqual(a, b) }
