@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+
+	"lifebelt/journal"
+)
+
+// exportJSON streams the whole journal as one JSON document: header,
+// entries with their tables, objects and images. Row values use the
+// journal's own value encoding (docs/journal-format.md).
+func exportJSON(out io.Writer, j *journal.Journal) error {
+	w := bufio.NewWriter(out)
+	enc := func(v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	w.WriteString(`{"format":"lifebelt-journal-export","version":1,"header":`)
+	if err := enc(j.Header()); err != nil {
+		return err
+	}
+	w.WriteString(`,"entries":[`)
+	entries, err := j.Entries()
+	if err != nil {
+		return err
+	}
+	var buf []byte
+	for i, e := range entries {
+		if i > 0 {
+			w.WriteString(",")
+		}
+		w.WriteString(`{"entry":`)
+		if err := enc(e); err != nil {
+			return err
+		}
+		ts, err := j.Tables(e.Seq)
+		if err != nil {
+			return err
+		}
+		w.WriteString(`,"tables":[`)
+		for k, t := range ts {
+			if k > 0 {
+				w.WriteString(",")
+			}
+			w.WriteString(`{"id":`)
+			enc(t.ID)
+			w.WriteString(`,"table":`)
+			enc(t)
+			w.WriteString("}")
+		}
+		objs, err := j.Objects(e.Seq)
+		if err != nil {
+			return err
+		}
+		w.WriteString(`],"objects":`)
+		if objs == nil {
+			objs = []journal.Object{}
+		}
+		enc(objs)
+		w.WriteString(`,"images":[`)
+		n := 0
+		err = j.Images(e.Seq, func(im journal.Image) error {
+			if n > 0 {
+				w.WriteString(",")
+			}
+			n++
+			w.WriteString(`{"op":"`)
+			w.WriteByte(im.Op)
+			w.WriteString(`","table":`)
+			enc(im.Table)
+			for _, part := range []struct {
+				name string
+				row  []journal.Value
+			}{{"key", im.Key}, {"before", im.Before}, {"after", im.After}} {
+				w.WriteString(`,"` + part.name + `":`)
+				if part.row == nil {
+					w.WriteString("null")
+					continue
+				}
+				buf = journal.EncodeRow(buf[:0], part.row)
+				w.Write(buf)
+			}
+			w.WriteString("}")
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		w.WriteString("]}")
+	}
+	w.WriteString("]}\n")
+	return w.Flush()
+}

@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"lifebelt/engine"
+	"lifebelt/journal"
+)
+
+func runUndo(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("undo", e)
+	var entries multi
+	fs.Var(&entries, "entry", "entry to undo (repeatable; default: the whole session)")
+	force := fs.Bool("force", false, "overwrite rows others changed since")
+	dry := fs.Bool("dry-run", false, "report what would be undone and change nothing")
+	script := fs.String("script", "", "write an idempotent undo script to this file (- for stdout) instead of undoing")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("undo needs exactly one journal FILE")
+	}
+	seqs, err := parseSeqs(entries)
+	if err != nil {
+		return err
+	}
+	path := pos[0]
+	if *script != "" {
+		return writeScript(e, path, seqs, *script)
+	}
+	h, err := readHeader(path)
+	if err != nil {
+		return err
+	}
+	t, err := engine.ParseTarget(h.Target)
+	if err != nil {
+		return fmt.Errorf("journal %s names a target Lifebelt cannot use: %v", path, err)
+	}
+	s, err := openSession(ctx, e, t, engine.Options{JournalPath: path})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	rep, err := s.Undo(ctx, engine.UndoOptions{Entries: seqs, Force: *force, DryRun: *dry})
+	if err != nil {
+		return err
+	}
+	printUndo(e.stdout, rep)
+	if !rep.Complete() {
+		return exitError{ExitConflicts, fmt.Sprintf("undo left %d conflict(s) and %d entr(ies) not undone; see above", len(rep.Conflicts), len(rep.Skipped))}
+	}
+	return nil
+}
+
+func parseSeqs(in []string) ([]int64, error) {
+	var out []int64
+	for _, s := range in {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, usagef("--entry %q is not an entry number", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func readHeader(path string) (journal.Header, error) {
+	j, err := journal.OpenReadOnly(path)
+	if err != nil {
+		return journal.Header{}, fmt.Errorf("opening journal %s: %w", path, err)
+	}
+	defer j.Close()
+	return j.Header(), nil
+}
+
+func writeScript(e *env, path string, seqs []int64, out string) error {
+	j, err := journal.OpenReadOnly(path)
+	if err != nil {
+		return fmt.Errorf("opening journal %s: %w", path, err)
+	}
+	defer j.Close()
+	drv, err := engine.Lookup(j.Header().Dialect)
+	if err != nil {
+		return err
+	}
+	sc, ok := drv.(engine.Scripter)
+	if !ok {
+		return fmt.Errorf("%s: undo scripts are %v", drv.Name(), engine.ErrCapabilityUnsupported)
+	}
+	var w io.Writer = e.stdout
+	if out != "-" {
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("writing the script: %v", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	if err := engine.WriteUndoScript(j, sc, seqs, w); err != nil {
+		return err
+	}
+	if out != "-" {
+		fmt.Fprintf(e.stdout, "undo script written to %s\n", out)
+	}
+	return nil
+}
+
+func printUndo(w io.Writer, r *engine.UndoReport) {
+	verb := "undone"
+	if r.DryRun {
+		verb = "would be undone (dry run, nothing changed)"
+	}
+	fmt.Fprintf(w, "entries %v %s: %d row(s) written", r.Entries, verb, r.Rows)
+	if r.Seq > 0 {
+		fmt.Fprintf(w, ", journaled as entry %d", r.Seq)
+	}
+	fmt.Fprintln(w)
+	if r.Forced > 0 {
+		fmt.Fprintf(w, "forced: %d row(s) changed by others were overwritten\n", r.Forced)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(w, "not undone: %s\n", s)
+	}
+	for _, c := range r.Conflicts {
+		fmt.Fprintf(w, "conflict: %s\n", c)
+		if c.Current != nil {
+			fmt.Fprintf(w, "    now:      %s\n", engine.FormatRow(c.Current))
+		}
+		if c.Expected != nil {
+			fmt.Fprintf(w, "    expected: %s\n", engine.FormatRow(c.Expected))
+		}
+	}
+}
