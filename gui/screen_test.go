@@ -1,0 +1,117 @@
+package gui
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+
+	"lifebelt/engine"
+)
+
+func newTestScreen(t *testing.T) *Screen {
+	t.Helper()
+	test.NewTempApp(t)
+	dir := t.TempDir()
+	fakeStore.mu.Lock()
+	fakeStore.rows = map[int64]string{1: "one", 2: "two", 3: "three"}
+	fakeStore.mu.Unlock()
+	open := func(ctx context.Context, target string, ask func() (string, bool)) (*engine.Session, error) {
+		return engine.Open(ctx, engine.Target{Dialect: "fake"}, engine.Options{JournalPath: filepath.Join(dir, "s.lifebelt")})
+	}
+	w := test.NewWindow(nil)
+	t.Cleanup(w.Close)
+	s := NewScreen(w, Config{Open: open})
+	s.async = func(work, done func()) { work(); done() }
+	w.SetContent(s.Content())
+	t.Cleanup(s.Close)
+	return s
+}
+
+func rows() map[int64]string {
+	fakeStore.mu.Lock()
+	defer fakeStore.mu.Unlock()
+	out := map[int64]string{}
+	for k, v := range fakeStore.rows {
+		out[k] = v
+	}
+	return out
+}
+
+func TestScreenRunReviewCommitUndo(t *testing.T) {
+	s := newTestScreen(t)
+	if !s.Run.Disabled() {
+		t.Fatal("Run is enabled before connecting")
+	}
+	test.Type(s.Target, "fake:memo")
+	test.Tap(s.Connect)
+	if s.session == nil || s.Run.Disabled() {
+		t.Fatalf("not connected: %q", s.Status.Text)
+	}
+	test.Type(s.SQL, "UPDATE memo SET note = 'changed' WHERE id = 2")
+	test.Tap(s.Run)
+	if s.pending == nil {
+		t.Fatalf("no batch under review: %q", s.Output.Text)
+	}
+	if !strings.Contains(s.Output.Text, "memo: 0 inserted, 1 updated, 0 deleted") {
+		t.Errorf("impact not shown for review: %q", s.Output.Text)
+	}
+	if s.Commit.Disabled() || !s.Run.Disabled() {
+		t.Error("during review Commit must be enabled and Run disabled")
+	}
+	test.Tap(s.Commit)
+	if got := rows()[2]; got != "changed" {
+		t.Fatalf("after commit row 2 = %q", got)
+	}
+	var committed bool
+	for _, e := range s.entries {
+		if e.Kind == "statement" && e.State == "committed" {
+			committed = true
+		}
+	}
+	if !committed {
+		t.Fatalf("journal list shows no committed statement: %+v", s.entries)
+	}
+	// Undo the whole session (the confirmation dialog is answered directly).
+	rep, err := s.session.Undo(context.Background(), engine.UndoOptions{})
+	if err != nil || len(rep.Conflicts) > 0 {
+		t.Fatalf("undo: %v %+v", err, rep)
+	}
+	if got := rows()[2]; got != "two" {
+		t.Fatalf("after undo row 2 = %q, want two", got)
+	}
+}
+
+func TestScreenRollbackLeavesDataAlone(t *testing.T) {
+	s := newTestScreen(t)
+	test.Type(s.Target, "fake:memo")
+	test.Tap(s.Connect)
+	test.Type(s.SQL, "DELETE FROM memo WHERE id = 1")
+	test.Tap(s.Run)
+	if s.pending == nil {
+		t.Fatalf("no batch under review: %q", s.Output.Text)
+	}
+	test.Tap(s.Rollback)
+	if _, ok := rows()[1]; !ok {
+		t.Fatal("rolled-back delete removed the row")
+	}
+	if !strings.Contains(s.Output.Text, "Rolled back") {
+		t.Errorf("output = %q", s.Output.Text)
+	}
+}
+
+func TestScreenDestructiveAsksForName(t *testing.T) {
+	s := newTestScreen(t)
+	test.Type(s.Target, "fake:memo")
+	test.Tap(s.Connect)
+	test.Type(s.SQL, "DELETE FROM memo")
+	test.Tap(s.Run)
+	if s.pending != nil {
+		t.Fatal("a DELETE without WHERE ran without confirmation")
+	}
+	if len(rows()) != 3 {
+		t.Fatal("rows changed without confirmation")
+	}
+}
