@@ -1,0 +1,332 @@
+package sqlite
+
+/*
+#include "bridge.h"
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"lifebelt/engine"
+)
+
+// The transaction applies undo. The pre-update hook is inactive during
+// these calls (it is only active inside Exec), so undo writes no images.
+var _ engine.Applier = (*tx)(nil)
+
+// PrepareUndo defers foreign-key checks to COMMIT, so rows can be restored
+// in any order, and notes what SQLite cannot switch off.
+func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	if err := t.c.cc.exec(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
+		return nil, fmt.Errorf("sqlite: deferring foreign-key checks: %w", err)
+	}
+	notes := []string{"foreign-key checks deferred to COMMIT (PRAGMA defer_foreign_keys); foreign-key actions (CASCADE, SET NULL) still fire, because SQLite cannot turn foreign keys off inside a transaction"}
+	meta, err := t.c.schema(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var withTriggers []string
+	for _, o := range meta.objects {
+		if o.typ == "trigger" && !slices.Contains(withTriggers, o.table) {
+			withTriggers = append(withTriggers, o.table)
+		}
+	}
+	if len(withTriggers) > 0 {
+		slices.Sort(withTriggers)
+		notes = append(notes, "triggers exist on "+strings.Join(withTriggers, ", ")+"; SQLite cannot disable them, so they fire while rows are restored")
+	}
+	return notes, nil
+}
+
+// undoTable is the current metadata of a table being restored.
+func (t *tx) undoTable(ctx context.Context, ti engine.TableInfo) (*tableMeta, error) {
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	meta, err := t.c.schema(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ti.Schema != "" && ti.Schema != "main" {
+		return nil, fmt.Errorf("sqlite: undo of %s: only the main database is supported", ti.QualifiedName())
+	}
+	m := meta.table(ti.Name)
+	if m == nil {
+		return nil, fmt.Errorf("sqlite: undo: table %s does not exist", ti.Name)
+	}
+	return m, nil
+}
+
+// where renders the condition selecting rows by key, with parameters
+// numbered from first. Keyed tables compare with IS (NULL-safe, and able
+// to use the key's index); KeyRow tables also require the same storage
+// class and binary-equal text, since any duplicate must be the right one.
+func where(ti engine.TableInfo, first int) string {
+	var b strings.Builder
+	for i, pos := range ti.Key {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		col := QuoteIdent(ti.Columns[pos].Name)
+		p := "?" + strconv.Itoa(first+i)
+		if ti.KeyKind == engine.KeyRow {
+			b.WriteString("(" + col + " IS " + p + " COLLATE BINARY AND typeof(" + col + ") = typeof(" + p + "))")
+		} else {
+			b.WriteString(col + " IS " + p)
+		}
+	}
+	return b.String()
+}
+
+// oneRow narrows a KeyRow condition, which identical rows share, to a
+// single row through the rowid.
+func oneRow(m *tableMeta, ti engine.TableInfo, cond string) (string, error) {
+	if ti.KeyKind != engine.KeyRow {
+		return cond, nil
+	}
+	if m.withoutRowid || m.rowidName == "" {
+		return "", fmt.Errorf("sqlite: undo of %s: identical rows cannot be told apart (no usable rowid)", ti.Name)
+	}
+	return m.rowidName + " = (SELECT " + m.rowidName + " FROM main." + QuoteIdent(ti.Name) + " WHERE " + cond + " LIMIT 1)", nil
+}
+
+// Fetch returns the current row and the number of matching rows per key.
+func (t *tx) Fetch(ctx context.Context, ti engine.TableInfo, keys [][]engine.Value) ([]engine.Found, error) {
+	m, err := t.undoTable(ctx, ti)
+	if err != nil {
+		return nil, err
+	}
+	q := selectRows(ti, m) + ", count(*) OVER () FROM main." + QuoteIdent(ti.Name) + " WHERE " + where(ti, 1) + " LIMIT 1"
+	out := make([]engine.Found, len(keys))
+	err = t.each(ctx, q, keys, func(s *cstmt, i int) error {
+		more, err := s.step()
+		if err != nil || !more {
+			return err
+		}
+		row := s.row(nil)
+		out[i] = engine.Found{Row: row[:len(row)-1], Count: int(row[len(row)-1].I)}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: fetching rows of %s: %w", ti.Name, err)
+	}
+	return out, nil
+}
+
+// Insert re-inserts rows, leaving generated columns to SQLite.
+func (t *tx) Insert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Value) error {
+	if _, err := t.undoTable(ctx, ti); err != nil {
+		return err
+	}
+	cols, marks := writable(ti), make([]string, 0, len(ti.Columns))
+	names := make([]string, len(cols))
+	for i, pos := range cols {
+		names[i] = QuoteIdent(ti.Columns[pos].Name)
+		marks = append(marks, "?")
+	}
+	q := "INSERT INTO main." + QuoteIdent(ti.Name) + "(" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(marks, ", ") + ")"
+	args := make([][]engine.Value, len(rows))
+	for i, r := range rows {
+		if len(r) != len(ti.Columns) {
+			return fmt.Errorf("sqlite: inserting into %s: row has %d values for %d columns", ti.Name, len(r), len(ti.Columns))
+		}
+		args[i] = pick(r, cols)
+	}
+	return t.writeEach(ctx, "inserting into", ti, q, args, false)
+}
+
+// Update sets every non-generated column of the row with keys[i] to rows[i].
+func (t *tx) Update(ctx context.Context, ti engine.TableInfo, keys, rows [][]engine.Value) error {
+	m, err := t.undoTable(ctx, ti)
+	if err != nil {
+		return err
+	}
+	if len(keys) != len(rows) {
+		return fmt.Errorf("sqlite: updating %s: %d keys for %d rows", ti.Name, len(keys), len(rows))
+	}
+	cols := writable(ti)
+	sets := make([]string, len(cols))
+	for i, pos := range cols {
+		sets[i] = QuoteIdent(ti.Columns[pos].Name) + " = ?" + strconv.Itoa(i+1)
+	}
+	cond, err := oneRow(m, ti, where(ti, len(cols)+1))
+	if err != nil {
+		return err
+	}
+	q := "UPDATE main." + QuoteIdent(ti.Name) + " SET " + strings.Join(sets, ", ") + " WHERE " + cond
+	args := make([][]engine.Value, len(rows))
+	for i, r := range rows {
+		if len(r) != len(ti.Columns) || len(keys[i]) != len(ti.Key) {
+			return fmt.Errorf("sqlite: updating %s: row or key of the wrong width", ti.Name)
+		}
+		args[i] = append(pick(r, cols), keys[i]...)
+	}
+	return t.writeEach(ctx, "updating", ti, q, args, true)
+}
+
+// Delete removes exactly one row per key.
+func (t *tx) Delete(ctx context.Context, ti engine.TableInfo, keys [][]engine.Value) error {
+	m, err := t.undoTable(ctx, ti)
+	if err != nil {
+		return err
+	}
+	cond, err := oneRow(m, ti, where(ti, 1))
+	if err != nil {
+		return err
+	}
+	q := "DELETE FROM main." + QuoteIdent(ti.Name) + " WHERE " + cond
+	return t.writeEach(ctx, "deleting from", ti, q, keys, true)
+}
+
+// writeEach runs q once per argument list; with exact set, each run must
+// change exactly one row.
+func (t *tx) writeEach(ctx context.Context, what string, ti engine.TableInfo, q string, args [][]engine.Value, exact bool) error {
+	err := t.each(ctx, q, args, func(s *cstmt, i int) error {
+		if _, err := s.step(); err != nil {
+			return err
+		}
+		if n := int64(C.sqlite3_changes64(t.c.cc.db)); exact && n != 1 {
+			return fmt.Errorf("row %d changed %d rows, expected 1", i+1, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: %s %s: %w", what, ti.Name, err)
+	}
+	return nil
+}
+
+// each prepares q once and runs fn for every argument list.
+func (t *tx) each(ctx context.Context, q string, args [][]engine.Value, fn func(s *cstmt, i int) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cc := t.c.cc
+	stop := cc.watch(ctx)
+	defer stop()
+	s, _, err := cc.prepare(q, false)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	for i, a := range args {
+		s.reset()
+		if err := s.bind(a); err != nil {
+			return err
+		}
+		if err := fn(s, i); err != nil {
+			return ctxErr(ctx, err)
+		}
+	}
+	return nil
+}
+
+func writable(ti engine.TableInfo) []int {
+	var cols []int
+	for i, c := range ti.Columns {
+		if !c.Generated {
+			cols = append(cols, i)
+		}
+	}
+	return cols
+}
+
+func pick(row []engine.Value, cols []int) []engine.Value {
+	out := make([]engine.Value, len(cols))
+	for i, pos := range cols {
+		out[i] = row[pos]
+	}
+	return out
+}
+
+// CountRows counts the rows of a table (the engine checks a table it
+// created is still empty before dropping it on undo).
+func (t *tx) CountRows(ctx context.Context, schema, name string) (int64, error) {
+	if err := t.usable(); err != nil {
+		return 0, err
+	}
+	if schema == "" {
+		schema = "main"
+	}
+	var n int64
+	err := t.c.cc.query(ctx, "SELECT count(*) FROM "+quoteQualified(schema, name), nil, func(r []engine.Value) error {
+		n = r[0].I
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: counting rows of %s: %w", name, err)
+	}
+	return n, nil
+}
+
+var _ engine.RowCounter = (*tx)(nil)
+
+// ExecDDL runs recorded definition statements.
+func (t *tx) ExecDDL(ctx context.Context, stmts []string) error {
+	if err := t.usable(); err != nil {
+		return err
+	}
+	for _, s := range stmts {
+		if err := t.c.cc.exec(ctx, s); err != nil {
+			return fmt.Errorf("sqlite: running %q: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// ObjectExists looks the object up in the schema's sqlite_schema.
+func (t *tx) ObjectExists(ctx context.Context, kind, schema, name string) (bool, error) {
+	if err := t.usable(); err != nil {
+		return false, err
+	}
+	typ := strings.ToLower(kind)
+	switch typ {
+	case "table", "view", "index", "trigger":
+	default:
+		return false, fmt.Errorf("sqlite: there are no %s objects in SQLite", kind)
+	}
+	if schema == "" {
+		schema = "main"
+	}
+	q := "SELECT 1 FROM " + QuoteIdent(schema) + ".sqlite_schema WHERE type = ? AND name = ? COLLATE NOCASE"
+	found := false
+	err := t.c.cc.query(ctx, q, []engine.Value{textValue(typ), textValue(name)}, func([]engine.Value) error {
+		found = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: looking up %s %s: %w", typ, name, err)
+	}
+	return found, nil
+}
+
+// SyncSequences moves an AUTOINCREMENT table's counter up to its largest
+// rowid, so restored ids are never handed out again.
+func (t *tx) SyncSequences(ctx context.Context, ti engine.TableInfo) error {
+	m, err := t.undoTable(ctx, ti)
+	if err != nil || !m.autoinc || len(m.info.Key) != 1 {
+		return err
+	}
+	var maxID engine.Value
+	q := "SELECT max(" + QuoteIdent(m.info.Columns[m.info.Key[0]].Name) + ") FROM main." + QuoteIdent(m.info.Name)
+	if err := t.c.cc.query(ctx, q, nil, func(r []engine.Value) error { maxID = r[0]; return nil }); err != nil {
+		return fmt.Errorf("sqlite: reading the largest id of %s: %w", ti.Name, err)
+	}
+	if maxID.K != kInt {
+		return nil
+	}
+	for _, s := range sequenceRestore(m.info.Name, maxID.I) {
+		if err := t.c.cc.exec(ctx, s); err != nil {
+			return fmt.Errorf("sqlite: moving the AUTOINCREMENT counter of %s: %w", ti.Name, err)
+		}
+	}
+	return nil
+}
