@@ -143,6 +143,13 @@ type Scripter interface {
 	IfPresent(kind, schema, name string, stmts []string) []string
 }
 
+// RowPicker is an optional Scripter capability: OneRow narrows a condition
+// to a single physical row, so a script can change one of several identical
+// rows of a table without a key.
+type RowPicker interface {
+	OneRow(t TableInfo, cond string) string
+}
+
 // SyntaxError reports text that cannot be split into statements.
 type SyntaxError struct {
 	Offset int

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
@@ -24,23 +26,85 @@ func WriteUndoScript(j *journal.Journal, sc Scripter, entries []int64, out io.Wr
 	}
 	w := bufio.NewWriter(out)
 	h := j.Header()
+	g := &scriptGen{sc: sc}
+	if g.keyless, err = touchesKeyless(j, todo); err != nil {
+		return err
+	}
+	if g.keyless {
+		if _, ok := sc.(RowPicker); !ok {
+			return fmt.Errorf("%s cannot script changes to tables without a key (no way to name one of identical rows)", h.Dialect)
+		}
+		g.marker = markerTable
+		g.scriptID = scriptID(h.SessionID, todo)
+	}
 	fmt.Fprintf(w, "-- Lifebelt undo script\n-- journal:  %s\n-- session:  %s\n-- target:   %s (%s %s)\n-- written:  %s\n",
 		j.Path(), h.SessionID, h.Target, h.Dialect, h.ServerVersion, time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "-- Safe to run more than once: each statement checks the current state first.\n")
 	for _, s := range skipped {
 		fmt.Fprintf(w, "-- NOT UNDONE: %s\n", s)
 	}
+	if g.keyless {
+		fmt.Fprintf(w, "-- Tables without a key are involved: their identical rows cannot be told apart by\n"+
+			"-- content, so those statements run only once, recorded in table %s as script %s.\n", markerTable, g.scriptID)
+	}
 	fmt.Fprintf(w, "%s\n", sc.BeginScript())
+	if g.keyless {
+		fmt.Fprintf(w, "CREATE TABLE IF NOT EXISTS %s (script_id TEXT PRIMARY KEY, applied_at TEXT NOT NULL);\n", sc.QuoteIdent(markerTable))
+	}
 	for _, e := range todo {
-		if err := scriptEntry(w, j, sc, e); err != nil {
+		if err := g.entry(w, j, e); err != nil {
 			return err
 		}
+	}
+	if g.keyless {
+		fmt.Fprintf(w, "INSERT INTO %s (script_id, applied_at) SELECT '%s', CURRENT_TIMESTAMP WHERE %s;\n", sc.QuoteIdent(markerTable), g.scriptID, g.once())
 	}
 	fmt.Fprintf(w, "%s\n", sc.CommitScript())
 	return w.Flush()
 }
 
-func scriptEntry(w *bufio.Writer, j *journal.Journal, sc Scripter, e journal.Entry) error {
+// markerTable records scripts that touched keyless tables, so that their
+// second run changes nothing.
+const markerTable = "lifebelt_undo_applied"
+
+type scriptGen struct {
+	sc       Scripter
+	keyless  bool
+	marker   string
+	scriptID string
+}
+
+// once is the condition true until this script has been applied.
+func (g *scriptGen) once() string {
+	return fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s WHERE script_id = '%s')", g.sc.QuoteIdent(g.marker), g.scriptID)
+}
+
+func scriptID(session string, todo []journal.Entry) string {
+	h := sha256.New()
+	io.WriteString(h, session)
+	for _, e := range todo {
+		fmt.Fprintf(h, ",%d", e.Seq)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func touchesKeyless(j *journal.Journal, todo []journal.Entry) (bool, error) {
+	for _, e := range todo {
+		ts, err := j.Tables(e.Seq)
+		if err != nil {
+			return false, err
+		}
+		for _, t := range ts {
+			if t.KeyKind == KeyRow {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+func (g *scriptGen) entry(w *bufio.Writer, j *journal.Journal, e journal.Entry) error {
+	sc := g.sc
 	fmt.Fprintf(w, "\n-- entry %d (%s, %s): %s\n", e.Seq, e.Class, e.At.Format(time.RFC3339), firstLine(e.SQL))
 	ts, err := j.Tables(e.Seq)
 	if err != nil {
@@ -70,7 +134,7 @@ func scriptEntry(w *bufio.Writer, j *journal.Journal, sc Scripter, e journal.Ent
 				err := j.ImageChunks(e.Seq, false, undoBatch, func(imgs []journal.Image) error {
 					for _, im := range imgs {
 						if im.Table == o.Table && im.Before != nil {
-							scriptInsert(w, sc, t, im.Before, dup)
+							g.insert(w, t, im.Before, dup)
 						}
 					}
 					return nil
@@ -96,7 +160,7 @@ func scriptEntry(w *bufio.Writer, j *journal.Journal, sc Scripter, e journal.Ent
 			t := tables[im.Table]
 			switch Op(im.Op) {
 			case OpDelete:
-				scriptInsert(w, sc, t, im.Before, dup)
+				g.insert(w, t, im.Before, dup)
 			case OpUpdate:
 				var set []string
 				for i, c := range t.Columns {
@@ -104,9 +168,9 @@ func scriptEntry(w *bufio.Writer, j *journal.Journal, sc Scripter, e journal.Ent
 						set = append(set, sc.QuoteIdent(c.Name)+" = "+sc.Literal(im.Before[i], c))
 					}
 				}
-				fmt.Fprintf(w, "UPDATE %s SET %s WHERE %s;\n", sc.Table(t), strings.Join(set, ", "), rowMatch(sc, t, im.After, true))
+				fmt.Fprintf(w, "UPDATE %s SET %s WHERE %s;\n", sc.Table(t), strings.Join(set, ", "), g.current(t, im.After))
 			case OpInsert:
-				fmt.Fprintf(w, "DELETE FROM %s WHERE %s;\n", sc.Table(t), rowMatch(sc, t, im.After, true))
+				fmt.Fprintf(w, "DELETE FROM %s WHERE %s;\n", sc.Table(t), g.current(t, im.After))
 			}
 		}
 		return nil
@@ -122,9 +186,21 @@ func scriptEntry(w *bufio.Writer, j *journal.Journal, sc Scripter, e journal.Ent
 	return nil
 }
 
-// scriptInsert re-inserts row while fewer identical rows (by key, or by
-// whole row for keyless tables) exist than the entry removed.
-func scriptInsert(w *bufio.Writer, sc Scripter, t TableInfo, row []Value, dup map[string]int) {
+// current matches the row while it still holds the journaled after-image:
+// the whole row, narrowed to one physical row for keyless tables and run
+// only once.
+func (g *scriptGen) current(t TableInfo, after []Value) string {
+	cond := rowMatch(g.sc, t, after, true)
+	if t.KeyKind != KeyRow {
+		return cond
+	}
+	return g.sc.(RowPicker).OneRow(t, cond) + " AND " + g.once()
+}
+
+// insert re-inserts row while no row with its key exists; rows of keyless
+// tables are re-inserted once per script run.
+func (g *scriptGen) insert(w *bufio.Writer, t TableInfo, row []Value, dup map[string]int) {
+	sc := g.sc
 	var cols, vals []string
 	overriding := ""
 	for i, c := range t.Columns {
@@ -140,9 +216,7 @@ func scriptInsert(w *bufio.Writer, sc Scripter, t TableInfo, row []Value, dup ma
 	match := rowMatch(sc, t, row, false)
 	guard := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s WHERE %s)", sc.Table(t), match)
 	if t.KeyKind == KeyRow {
-		k := string(journal.EncodeRow(nil, row))
-		dup[k]++
-		guard = fmt.Sprintf("(SELECT count(*) FROM %s WHERE %s) < %d", sc.Table(t), match, dup[k])
+		guard = g.once()
 	}
 	fmt.Fprintf(w, "INSERT INTO %s (%s) %sSELECT %s WHERE %s;\n", sc.Table(t), strings.Join(cols, ", "), overriding, strings.Join(vals, ", "), guard)
 }
