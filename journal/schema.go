@@ -1,0 +1,169 @@
+package journal
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// FormatVersion is the journal format this package writes. It is stored in
+// PRAGMA user_version; Open migrates older files up to it.
+const FormatVersion = 1
+
+// applicationID marks a SQLite file as a Lifebelt journal (PRAGMA
+// application_id; "LfBj" in ASCII).
+const applicationID = 0x4C66426A
+
+// migration moves a journal from version to-1 to version to. It runs inside
+// the transaction that also sets user_version, so a failed migration leaves
+// the file as it was.
+type migration struct {
+	to int
+	up func(ctx context.Context, tx *sql.Tx) error
+}
+
+// migrations lists every format step in order. The first creates the
+// schema of a new file (version 0 → 1). Append, never edit: a released
+// step is part of the format.
+var migrations = []migration{
+	{to: 1, up: execAll(schemaV1...)},
+}
+
+// schemaV1 is format version 1. docs/journal-format.md explains every
+// column; keep the two in step.
+var schemaV1 = []string{
+	fmt.Sprintf("PRAGMA application_id = %d", applicationID),
+	`CREATE TABLE header (
+		id             INTEGER PRIMARY KEY CHECK (id = 1),
+		session_id     TEXT NOT NULL,
+		created_at     TEXT NOT NULL,
+		dialect        TEXT NOT NULL,
+		target         TEXT NOT NULL,
+		server_version TEXT NOT NULL,
+		database_name  TEXT NOT NULL,
+		database_id    TEXT NOT NULL,
+		identity_json  TEXT NOT NULL,
+		operator       TEXT NOT NULL,
+		hostname       TEXT NOT NULL,
+		reason         TEXT NOT NULL,
+		app_version    TEXT NOT NULL,
+		hash           TEXT NOT NULL
+	)`,
+	`CREATE TABLE entries (
+		seq           INTEGER PRIMARY KEY,
+		at            TEXT NOT NULL,
+		kind          TEXT NOT NULL,
+		batch         INTEGER NOT NULL,
+		idx           INTEGER NOT NULL,
+		sql_text      TEXT NOT NULL,
+		class         TEXT NOT NULL,
+		status        TEXT NOT NULL,
+		row_count     INTEGER NOT NULL,
+		duration_us   INTEGER NOT NULL,
+		error         TEXT NOT NULL,
+		refs_json     TEXT,
+		detail_json   TEXT,
+		image_count   INTEGER NOT NULL,
+		images_sha256 TEXT NOT NULL,
+		prev_hash     TEXT NOT NULL,
+		hash          TEXT NOT NULL
+	)`,
+	`CREATE INDEX entries_batch ON entries (batch)`,
+	`CREATE TABLE image_tables (
+		id           INTEGER PRIMARY KEY,
+		seq          INTEGER NOT NULL,
+		schema_name  TEXT NOT NULL,
+		name         TEXT NOT NULL,
+		columns_json TEXT NOT NULL,
+		key_json     TEXT NOT NULL,
+		key_kind     TEXT NOT NULL,
+		level        INTEGER NOT NULL
+	)`,
+	`CREATE INDEX image_tables_seq ON image_tables (seq)`,
+	// WITHOUT ROWID: the primary key is the (seq, ord) index, so each image
+	// is written once, in key order, and read back by a range scan.
+	`CREATE TABLE images (
+		seq         INTEGER NOT NULL,
+		ord         INTEGER NOT NULL,
+		tbl         INTEGER NOT NULL,
+		op          TEXT NOT NULL,
+		key_json    TEXT,
+		before_json TEXT,
+		after_json  TEXT,
+		PRIMARY KEY (seq, ord)
+	) WITHOUT ROWID`,
+	`CREATE TABLE objects (
+		seq         INTEGER NOT NULL,
+		ord         INTEGER NOT NULL,
+		kind        TEXT NOT NULL,
+		schema_name TEXT NOT NULL,
+		name        TEXT NOT NULL,
+		action      TEXT NOT NULL,
+		before_json TEXT,
+		after_json  TEXT,
+		tbl         INTEGER NOT NULL,
+		PRIMARY KEY (seq, ord)
+	) WITHOUT ROWID`,
+	`CREATE TABLE tail (
+		id   INTEGER PRIMARY KEY CHECK (id = 1),
+		seq  INTEGER NOT NULL,
+		hash TEXT NOT NULL
+	)`,
+}
+
+func execAll(stmts ...string) func(context.Context, *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		for _, s := range stmts {
+			if _, err := tx.ExecContext(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// migrate applies, inside tx, the steps of list above version from, then
+// stores the final version in user_version and returns it. One transaction
+// for all steps: a failure leaves the file at its old version.
+func migrate(ctx context.Context, tx *sql.Tx, from int, list []migration) (int, error) {
+	v := from
+	for _, m := range list {
+		if m.to <= v {
+			continue
+		}
+		if m.to != v+1 {
+			return from, fmt.Errorf("journal: no migration from format version %d to %d", v, m.to)
+		}
+		if err := m.up(ctx, tx); err != nil {
+			return from, fmt.Errorf("journal: migrating from format version %d to %d: %w", v, m.to, err)
+		}
+		v = m.to
+	}
+	if v != from {
+		// PRAGMA takes no parameters; v is an int, not user text.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
+			return from, fmt.Errorf("journal: setting format version %d: %w", v, err)
+		}
+	}
+	return v, nil
+}
+
+// fileVersion reads and checks the application id and user_version.
+func fileVersion(ctx context.Context, db *sql.DB, path string) (int, error) {
+	var app, ver int
+	if err := db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&app); err != nil {
+		return 0, fmt.Errorf("journal: %s is not a readable SQLite file: %w", path, err)
+	}
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&ver); err != nil {
+		return 0, fmt.Errorf("journal: reading format version of %s: %w", path, err)
+	}
+	switch {
+	case app != applicationID:
+		return ver, fmt.Errorf("journal: %s is not a Lifebelt journal (SQLite application id %#x)", path, app)
+	case ver < 1:
+		return ver, fmt.Errorf("journal: %s has no journal format version (user_version %d); it was not created by Lifebelt", path, ver)
+	case ver > FormatVersion:
+		return ver, fmt.Errorf("journal: %s has format version %d, newer than this Lifebelt understands (%d); use a newer Lifebelt", path, ver, FormatVersion)
+	}
+	return ver, nil
+}
