@@ -87,6 +87,7 @@ func (s *Session) init(ctx context.Context, opt Options) error {
 		h.Operator = osUser()
 	}
 	h.Hostname, _ = os.Hostname()
+	h = h.WithDefaults() // the file name carries the session id and time
 	path := opt.JournalPath
 	if path == "" {
 		dir := opt.JournalDir
