@@ -148,6 +148,9 @@ func (g *scriptGen) entry(w *bufio.Writer, j *journal.Journal, e journal.Entry) 
 				writeStmts(w, o.Before.Create)
 			}
 		case ActionAlter:
+			if o.Table != 0 {
+				restored[o.Table] = true
+			}
 			fmt.Fprintf(w, "-- NOT UNDONE: ALTER of %s %s; its earlier definition:\n%s\n", o.Kind, qname(o.Schema, o.Name), commentOut(defText(o.Before)))
 		}
 	}

@@ -55,6 +55,9 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 			}
 			u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionReplace, Before: o.After, After: o.Before})
 		case ActionAlter:
+			if o.Table != 0 { // values the ALTER destroyed, kept for people, not rows to re-insert
+				restored[o.Table] = true
+			}
 			u.rep.Skipped = append(u.rep.Skipped, fmt.Sprintf("entry %d altered %s %s; ALTER is not undone automatically (its definition before the change is in the journal; revert to a snapshot or restore it by hand)", e.Seq, o.Kind, qname(o.Schema, o.Name)))
 		}
 	}
