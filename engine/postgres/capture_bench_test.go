@@ -1,0 +1,133 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"lifebelt/engine"
+)
+
+// countSink counts images and keeps nothing, like a journal that has
+// already written them out.
+type countSink struct {
+	rows int64
+	// peak heap seen while rows arrived, sampled every 50,000 rows
+	peak uint64
+}
+
+func (s *countSink) Table(engine.TableInfo) (int64, error) { return 1, nil }
+func (s *countSink) Object(engine.ObjectImage) error       { return nil }
+func (s *countSink) Warn(string)                           {}
+func (s *countSink) Row(_ int64, _ engine.Op, _, _ []engine.Value) error {
+	s.rows++
+	if s.rows%50000 == 0 {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		if m.HeapInuse > s.peak {
+			s.peak = m.HeapInuse
+		}
+	}
+	return nil
+}
+
+// benchTable creates t(id, v, pad) with n rows in a fresh schema.
+func benchTable(b testing.TB, n int) *conn {
+	c, _ := capSession(b)
+	capSetup(b, c, fmt.Sprintf(`CREATE TABLE t (id int PRIMARY KEY, v int, pad text);
+		INSERT INTO t SELECT g, g, repeat('x', 40) FROM generate_series(1, %d) g`, n))
+	capSetup(b, c, "VACUUM ANALYZE t")
+	return c
+}
+
+// compare runs sql bare (straight to the server) and guarded (through
+// Exec with a counting sink), each in a transaction that is rolled back,
+// and reports both times and their ratio.
+func compare(b *testing.B, c *conn, sql func(i int) string) {
+	ctx := context.Background()
+	var bare, guarded time.Duration
+	for i := 0; i < b.N; i++ {
+		tx, err := c.pg.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := tx.Exec(ctx, sql(i)); err != nil {
+			b.Fatal(err)
+		}
+		bare += time.Since(start)
+		tx.Rollback(ctx)
+
+		sts, err := c.Split(sql(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		etx, err := c.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := etx.(engine.TxIDer).TxID(ctx); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		if _, err := etx.Exec(ctx, sts[0], &countSink{}, engine.ExecOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		guarded += time.Since(start)
+		etx.Rollback(ctx)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(bare.Microseconds())/n, "bare-µs/op")
+	b.ReportMetric(float64(guarded.Microseconds())/n, "guarded-µs/op")
+	b.ReportMetric(float64(guarded)/float64(bare), "guarded/bare")
+	b.ReportMetric(float64((guarded-bare).Microseconds())/n, "added-µs/op")
+}
+
+func BenchmarkDelete100k(b *testing.B) {
+	c := benchTable(b, 100000)
+	compare(b, c, func(int) string { return "DELETE FROM t" })
+}
+
+func BenchmarkUpdate100k(b *testing.B) {
+	c := benchTable(b, 100000)
+	compare(b, c, func(int) string { return "UPDATE t SET v = v + 1" })
+}
+
+func BenchmarkUpdateOneRow(b *testing.B) {
+	c := benchTable(b, 100000)
+	compare(b, c, func(i int) string { return fmt.Sprintf("UPDATE t SET v = v + 1 WHERE id = %d", i%100000+1) })
+}
+
+// TestDeleteMillionRowsMemory deletes 1,000,000 rows through Exec and
+// checks the images stream: the heap stays far below what holding the
+// rows would take.
+func TestDeleteMillionRowsMemory(t *testing.T) {
+	if testing.Short() || os.Getenv("LIFEBELT_SKIP_SLOW") != "" {
+		t.Skip("slow")
+	}
+	c := benchTable(t, 1000000)
+	ctx := context.Background()
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	sts, _ := c.Split("DELETE FROM t")
+	runtime.GC()
+	sink := &countSink{}
+	res, err := tx.Exec(ctx, sts[0], sink, engine.ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RowsAffected != 1000000 || sink.rows != 1000000 {
+		t.Fatalf("deleted %d, imaged %d", res.RowsAffected, sink.rows)
+	}
+	const limit = 300 << 20
+	t.Logf("peak heap in use while streaming 1,000,000 images: %d MB", sink.peak>>20)
+	if sink.peak > limit {
+		t.Errorf("peak heap %d MB exceeds 300 MB", sink.peak>>20)
+	}
+}

@@ -1,0 +1,305 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"lifebelt/engine"
+)
+
+// ddl images a definition statement: what it drops, replaces or alters
+// (definitions, and every row of a dropped or truncated table) before it
+// runs, and what it creates or leaves after. Anything else is refused as
+// unguarded.
+func (e *execution) ddl(ctx context.Context, n *pg_query.Node, c engine.Statement) (engine.Result, error) {
+	// Whatever the statement does, the cached table descriptions may no
+	// longer hold afterwards.
+	defer func() { e.x.rels = nil }()
+	switch {
+	case n.GetDropStmt() != nil:
+		return e.drop(ctx, n.GetDropStmt(), c)
+	case n.GetTruncateStmt() != nil:
+		return e.truncate(ctx, n.GetTruncateStmt())
+	case n.GetAlterTableStmt() != nil:
+		return e.alterTable(ctx, n.GetAlterTableStmt(), c)
+	case n.GetCreatedbStmt() != nil, n.GetDropdbStmt() != nil:
+		return e.unguarded(ctx, c.Verb+" DATABASE cannot run inside a transaction and is not imaged")
+	case n.GetIndexStmt() != nil && n.GetIndexStmt().Concurrent:
+		return e.unguarded(ctx, "CREATE INDEX CONCURRENTLY cannot run inside a transaction")
+	}
+	if ref, ok := createdObject(n); ok {
+		return e.create(ctx, n, ref, c.OrReplace)
+	}
+	if before, after, ok := alteredObject(n); ok {
+		return e.alter(ctx, before, after)
+	}
+	return e.unguarded(ctx, fmt.Sprintf("%s %s is not imaged", c.Verb, strings.TrimSpace(c.Object)))
+}
+
+// createdObject names the object a CREATE statement makes, when Lifebelt
+// can capture its definition.
+func createdObject(n *pg_query.Node) (objRef, bool) {
+	switch {
+	case n.GetCreateStmt() != nil:
+		return objRef{Kind: "TABLE", Name: rangeVarName(n.GetCreateStmt().Relation)}, true
+	case n.GetCreateTableAsStmt() != nil:
+		s := n.GetCreateTableAsStmt()
+		return objRef{Kind: objectTypeName(s.Objtype), Name: rangeVarName(s.GetInto().GetRel())}, true
+	case n.GetSelectStmt() != nil && n.GetSelectStmt().IntoClause != nil:
+		return objRef{Kind: "TABLE", Name: rangeVarName(n.GetSelectStmt().IntoClause.Rel)}, true
+	case n.GetViewStmt() != nil:
+		return objRef{Kind: "VIEW", Name: rangeVarName(n.GetViewStmt().View)}, true
+	case n.GetCreateSeqStmt() != nil:
+		return objRef{Kind: "SEQUENCE", Name: rangeVarName(n.GetCreateSeqStmt().Sequence)}, true
+	case n.GetIndexStmt() != nil:
+		s := n.GetIndexStmt()
+		return objRef{Kind: "INDEX", Name: engine.Name{Schema: s.GetRelation().GetSchemaname(), Name: s.Idxname}, On: rangeVarName(s.Relation)}, true
+	case n.GetCreateTrigStmt() != nil:
+		s := n.GetCreateTrigStmt()
+		return objRef{Kind: "TRIGGER", Name: engine.Name{Name: s.Trigname}, On: rangeVarName(s.Relation)}, true
+	case n.GetCreateFunctionStmt() != nil:
+		s := n.GetCreateFunctionStmt()
+		kind := "FUNCTION"
+		if s.IsProcedure {
+			kind = "PROCEDURE"
+		}
+		var types []*pg_query.Node
+		for _, p := range s.Parameters {
+			fp := p.GetFunctionParameter()
+			switch fp.GetMode() {
+			case pg_query.FunctionParameterMode_FUNC_PARAM_OUT, pg_query.FunctionParameterMode_FUNC_PARAM_TABLE:
+				continue
+			}
+			types = append(types, &pg_query.Node{Node: &pg_query.Node_TypeName{TypeName: fp.GetArgType()}})
+		}
+		args, ok := argTypes(types)
+		if !ok {
+			return objRef{}, false
+		}
+		return objRef{Kind: kind, Name: listName(s.Funcname), Args: args}, true
+	}
+	return objRef{}, false
+}
+
+// argTypes renders argument types as to_regprocedure reads them, by
+// printing DROP FUNCTION x(<types>) and cutting out the list.
+func argTypes(types []*pg_query.Node) (string, bool) {
+	owa := &pg_query.ObjectWithArgs{Objname: []*pg_query.Node{pg_query.MakeStrNode("x")}, Objargs: cloneList(types)}
+	drop := &pg_query.DropStmt{RemoveType: pg_query.ObjectType_OBJECT_FUNCTION, Behavior: pg_query.DropBehavior_DROP_RESTRICT,
+		Objects: []*pg_query.Node{{Node: &pg_query.Node_ObjectWithArgs{ObjectWithArgs: owa}}}}
+	s, err := deparse(&pg_query.Node{Node: &pg_query.Node_DropStmt{DropStmt: drop}})
+	if err != nil {
+		return "", false
+	}
+	const prefix = "DROP FUNCTION x("
+	i, j := strings.Index(s, prefix), strings.LastIndex(s, ")")
+	if i != 0 || j < len(prefix) {
+		return "", false
+	}
+	return s[len(prefix):j], true
+}
+
+// create runs a CREATE and records the new object's definition (whose Drop
+// undoes it). An existing object (CREATE ... IF NOT EXISTS, or a statement
+// that will fail) is not recorded as created; CREATE OR REPLACE of an
+// existing object records its definition before and after.
+func (e *execution) create(ctx context.Context, n *pg_query.Node, ref objRef, orReplace bool) (engine.Result, error) {
+	e.x.snapshot = true
+	if ref.Kind == "INDEX" && ref.Name.Name == "" {
+		return e.createUnnamedIndex(ctx, ref)
+	}
+	before, existed, err := objectDefinition(ctx, e.x.tx, ref)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	res, err := e.collect(ctx, e.st.Text)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	if existed && !orReplace {
+		return res, nil // IF NOT EXISTS: nothing was created
+	}
+	if ref.Kind == "INDEX" && ref.Name.Schema == "" {
+		// An index lives in its table's schema, not the search_path's first.
+		if _, schema, _, _, ok, err := resolveRelation(ctx, e.x.tx, ref.On); err == nil && ok {
+			ref.Name.Schema = schema
+		}
+	}
+	after, found, err := objectDefinition(ctx, e.x.tx, ref)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	if !found {
+		return engine.Result{}, fmt.Errorf("postgres: %s %s was created but cannot be found to record its definition", ref.Kind, ref.Name)
+	}
+	img := engine.ObjectImage{Kind: ref.Kind, Schema: ref.Name.Schema, Name: ref.Name.Name, Action: engine.ActionCreate, After: after}
+	if existed {
+		img.Action, img.Before = engine.ActionReplace, before
+	}
+	if err := e.object(ctx, img, ref); err != nil {
+		return engine.Result{}, err
+	}
+	return res, nil
+}
+
+// createUnnamedIndex finds the index CREATE INDEX ON t (...) named itself
+// by comparing the table's indexes before and after.
+func (e *execution) createUnnamedIndex(ctx context.Context, ref objRef) (engine.Result, error) {
+	oid, schema, _, _, ok, err := resolveRelation(ctx, e.x.tx, ref.On)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	if !ok {
+		return e.collect(ctx, e.st.Text) // fails: no such table
+	}
+	const list = `SELECT c.relname::text FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = $1`
+	old, err := stringRows(ctx, e.x.tx, list, oid)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	res, err := e.collect(ctx, e.st.Text)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	now, err := stringRows(ctx, e.x.tx, list, oid)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	had := map[string]bool{}
+	for _, s := range old {
+		had[s] = true
+	}
+	for _, s := range now {
+		if had[s] {
+			continue
+		}
+		ref.Name = engine.Name{Schema: schema, Name: s}
+		after, found, err := objectDefinition(ctx, e.x.tx, ref)
+		if err != nil || !found {
+			return engine.Result{}, fmt.Errorf("postgres: recording the definition of new index %s: %v", s, err)
+		}
+		if err := e.object(ctx, engine.ObjectImage{Kind: "INDEX", Schema: schema, Name: s, Action: engine.ActionCreate, After: after}, ref); err != nil {
+			return engine.Result{}, err
+		}
+	}
+	return res, nil
+}
+
+// object sends an image, filling in the schema an unqualified name
+// resolved to.
+func (e *execution) object(ctx context.Context, img engine.ObjectImage, ref objRef) error {
+	if img.Schema == "" {
+		switch img.Kind {
+		case "TABLE", "VIEW", "MATERIALIZED VIEW", "INDEX", "SEQUENCE":
+			if _, schema, _, _, ok, err := resolveRelation(ctx, e.x.tx, engine.Name{Name: img.Name}); err == nil && ok {
+				img.Schema = schema
+			}
+		case "TRIGGER":
+			if _, schema, _, _, ok, err := resolveRelation(ctx, e.x.tx, ref.On); err == nil && ok {
+				img.Schema = schema
+			}
+		case "FUNCTION", "PROCEDURE":
+			var schema string
+			if err := e.x.tx.QueryRow(ctx, `SELECT n.nspname::text FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+				WHERE p.proname = $1 AND pg_catalog.pg_function_is_visible(p.oid) LIMIT 1`, img.Name).Scan(&schema); err == nil {
+				img.Schema = schema
+			}
+		}
+	}
+	if err := e.sink.Object(img); err != nil {
+		return fmt.Errorf("postgres: journaling the definition of %s %s: %w", img.Kind, img.Name, err)
+	}
+	return nil
+}
+
+// alteredObject names the object an ALTER or COMMENT changes, before and
+// after (a rename changes its name).
+func alteredObject(n *pg_query.Node) (before, after objRef, ok bool) {
+	relKind := func(t pg_query.ObjectType) (string, bool) {
+		switch t {
+		case pg_query.ObjectType_OBJECT_TABLE, pg_query.ObjectType_OBJECT_COLUMN, pg_query.ObjectType_OBJECT_TABCONSTRAINT:
+			return "TABLE", true
+		case pg_query.ObjectType_OBJECT_VIEW, pg_query.ObjectType_OBJECT_MATVIEW, pg_query.ObjectType_OBJECT_INDEX, pg_query.ObjectType_OBJECT_SEQUENCE:
+			return objectTypeName(t), true
+		}
+		return "", false
+	}
+	switch {
+	case n.GetAlterSeqStmt() != nil:
+		r := objRef{Kind: "SEQUENCE", Name: rangeVarName(n.GetAlterSeqStmt().Sequence)}
+		return r, r, true
+	case n.GetRenameStmt() != nil:
+		s := n.GetRenameStmt()
+		if s.Relation == nil {
+			return before, after, false
+		}
+		kind, ok := relKind(s.RenameType)
+		if s.RenameType == pg_query.ObjectType_OBJECT_COLUMN || s.RenameType == pg_query.ObjectType_OBJECT_TABCONSTRAINT {
+			kind, ok = relKind(s.RelationType)
+		}
+		if !ok {
+			return before, after, false
+		}
+		before = objRef{Kind: kind, Name: rangeVarName(s.Relation)}
+		after = before
+		if s.RenameType != pg_query.ObjectType_OBJECT_COLUMN && s.RenameType != pg_query.ObjectType_OBJECT_TABCONSTRAINT {
+			after.Name.Name = s.Newname
+		}
+		return before, after, true
+	case n.GetCommentStmt() != nil:
+		s := n.GetCommentStmt()
+		name := objectName(s.Object)
+		if s.Objtype == pg_query.ObjectType_OBJECT_COLUMN {
+			// COMMENT ON COLUMN [schema.]table.column
+			items := s.Object.GetList().GetItems()
+			if len(items) < 2 {
+				return before, after, false
+			}
+			name = listName(items[:len(items)-1])
+		}
+		kind, ok := relKind(s.Objtype)
+		if !ok {
+			return before, after, false
+		}
+		r := objRef{Kind: kind, Name: name}
+		return r, r, true
+	}
+	return before, after, false
+}
+
+// alter records an object's definition before and after a change.
+func (e *execution) alter(ctx context.Context, bref, aref objRef) (engine.Result, error) {
+	e.x.snapshot = true
+	if bref.Name.Schema == "" {
+		// Pin the schema: after a rename, search_path might find another
+		// relation of the new name first.
+		if _, schema, _, _, ok, err := resolveRelation(ctx, e.x.tx, bref.Name); err != nil {
+			return engine.Result{}, err
+		} else if ok {
+			bref.Name.Schema, aref.Name.Schema = schema, schema
+		}
+	}
+	before, found, err := objectDefinition(ctx, e.x.tx, bref)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	res, err := e.collect(ctx, e.st.Text)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	if !found {
+		return res, nil // ... IF EXISTS of an absent object
+	}
+	after, found, err := objectDefinition(ctx, e.x.tx, aref)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	if !found {
+		return engine.Result{}, fmt.Errorf("postgres: %s %s cannot be found after the change to record its definition", aref.Kind, aref.Name)
+	}
+	img := engine.ObjectImage{Kind: bref.Kind, Schema: bref.Name.Schema, Name: bref.Name.Name, Action: engine.ActionAlter, Before: before, After: after}
+	return res, e.object(ctx, img, bref)
+}

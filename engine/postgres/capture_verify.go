@@ -1,0 +1,152 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// counts are the transaction's change counters per relation: rows
+// inserted, updated and deleted so far (including rolled-back
+// subtransactions; only differences matter).
+type counts map[uint32][3]int64
+
+// countersSQL reads the transaction's change counters of every table it
+// changed. It calls the functions behind pg_stat_xact_user_tables
+// directly: the view computes every column for every table and costs
+// several times more. Toast tables and catalogs are left out, as there.
+const countersSQL = `SELECT c.oid, c.i, c.u, c.d FROM (
+	SELECT c.oid, pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) AS i,
+		pg_catalog.pg_stat_get_xact_tuples_updated(c.oid) AS u,
+		pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) AS d
+	FROM pg_catalog.pg_class c
+	WHERE c.relkind IN ('r', 'm', 'p') AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)) c
+WHERE c.i + c.u + c.d > 0`
+
+// counters reads the counters in a round trip of their own.
+func (x *pgTx) counters(ctx context.Context) (counts, error) {
+	var c counts
+	if !x.c.trackCounts {
+		return counts{}, nil
+	}
+	if err := x.send(ctx, &step{sql: countersSQL, counts: &c}); err != nil {
+		return nil, x.c.wrap("reading change counters", err)
+	}
+	return c, nil
+}
+
+// addCounter parses one row of countersSQL.
+func (c counts) add(row [][]byte) error {
+	if len(row) != 4 {
+		return fmt.Errorf("postgres: unexpected change counter row")
+	}
+	oid, err := strconv.ParseUint(string(row[0]), 10, 32)
+	if err != nil {
+		return fmt.Errorf("postgres: unexpected change counter row: %w", err)
+	}
+	var v [3]int64
+	for i := range v {
+		if v[i], err = strconv.ParseInt(string(row[i+1]), 10, 64); err != nil {
+			return fmt.Errorf("postgres: unexpected change counter row: %w", err)
+		}
+	}
+	c[uint32(oid)] = v
+	return nil
+}
+
+// minus returns the counters that moved since before.
+func (a counts) minus(before counts) counts {
+	d := counts{}
+	for oid, c := range a {
+		b := before[oid]
+		if c != b {
+			d[oid] = [3]int64{c[0] - b[0], c[1] - b[1], c[2] - b[2]}
+		}
+	}
+	return d
+}
+
+// expect is what a statement's images say it changed in one table.
+type expect struct {
+	rel           *relation
+	ins, upd, del int64
+	// byKind compares inserts and updates separately (an upsert); else
+	// only the total is compared (an update moving a row to another
+	// partition counts as a delete and an insert there).
+	byKind bool
+}
+
+// verify checks the images against the server's own counters: every table
+// the images cover must have changed by exactly as many rows as were
+// imaged, or the batch stops. Tables changed that were not imaged (by
+// triggers, say) are reported in a warning.
+func (e *execution) verify(ctx context.Context, before, after counts, want []*expect, target *relation, event string) error {
+	if !e.x.c.trackCounts {
+		return nil
+	}
+	delta := after.minus(before)
+	owner := map[uint32]int{}
+	for i, w := range want {
+		for _, m := range w.rel.members {
+			owner[m] = i
+		}
+	}
+	got := make([][3]int64, len(want))
+	unimaged := map[uint32]int64{}
+	for oid, d := range delta {
+		i, ok := owner[oid]
+		if !ok {
+			unimaged[oid] = d[0] + d[1] + d[2]
+			continue
+		}
+		for k := range d {
+			got[i][k] += d[k]
+		}
+	}
+	for i, w := range want {
+		g := got[i]
+		exact := g[0]+g[1]+g[2] == w.ins+w.upd+w.del
+		if w.byKind {
+			exact = g[0] == w.ins && g[1] == w.upd && g[2] == w.del
+		}
+		if !exact {
+			return fmt.Errorf("postgres: the statement changed %d rows of %s but %d were imaged (a trigger or rule changing %s itself?); stopping the batch because its images would not be exact",
+				g[0]+g[1]+g[2], w.rel.info.QualifiedName(), w.ins+w.upd+w.del, w.rel.info.QualifiedName())
+		}
+	}
+	if len(unimaged) == 0 {
+		return nil
+	}
+	return e.warnUnimaged(ctx, unimaged, target, event)
+}
+
+func (e *execution) warnUnimaged(ctx context.Context, unimaged map[uint32]int64, target *relation, event string) error {
+	var parts []string
+	var total int64
+	for oid, n := range unimaged {
+		schema, name, _, err := relationName(ctx, e.x.tx, oid)
+		if err != nil {
+			return err
+		}
+		total += n
+		parts = append(parts, fmt.Sprintf("%d in %s", n, quoteQualified(schema, name)))
+	}
+	sort.Strings(parts)
+	var trigs []string
+	if target != nil {
+		var err error
+		if trigs, err = userTriggers(ctx, e.x.tx, target.oid, event); err != nil {
+			return err
+		}
+	}
+	rowsText := fmt.Sprintf("changed %d rows (%s)", total, strings.Join(parts, ", "))
+	if len(trigs) > 0 {
+		e.sink.Warn(fmt.Sprintf("trigger(s) %s on %s %s; those rows are not imaged and undo will not restore them",
+			strings.Join(trigs, ", "), target.info.QualifiedName(), rowsText))
+		return nil
+	}
+	e.sink.Warn(fmt.Sprintf("something other than the statement itself (a trigger or rule on another table it changed?) %s; those rows are not imaged and undo will not restore them", rowsText))
+	return nil
+}

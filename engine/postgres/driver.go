@@ -1,0 +1,294 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"lifebelt/engine"
+)
+
+func init() { engine.Register(Driver{}) }
+
+// Driver opens PostgreSQL targets. It registers itself as "postgres".
+type Driver struct{}
+
+var (
+	_ engine.Driver     = Driver{}
+	_ engine.Conn       = (*conn)(nil)
+	_ engine.TxStatuser = (*conn)(nil)
+	_ engine.Tx         = (*pgTx)(nil)
+	_ engine.TxIDer     = (*pgTx)(nil)
+)
+
+// Name is the dialect name.
+func (Driver) Name() string { return "postgres" }
+
+// sessionParams make every text representation canonical and exact, so an
+// image taken in one session compares equal to the same value read in
+// another: ISO dates, PostgreSQL-style intervals, shortest exact floats, hex
+// bytea, UTF-8 text, timestamps with time zone in UTC and C-locale money.
+var sessionParams = map[string]string{
+	"application_name":   "lifebelt",
+	"DateStyle":          "ISO",
+	"IntervalStyle":      "postgres",
+	"extra_float_digits": "3",
+	"bytea_output":       "hex",
+	"client_encoding":    "UTF8",
+	"TimeZone":           "UTC",
+	"lc_monetary":        "C",
+}
+
+// Open connects to the target. Its TLS settings (sslmode, sslrootcert, ...)
+// are those of the URL, interpreted by pgx exactly as libpq does.
+func (Driver) Open(ctx context.Context, t engine.Target) (engine.Conn, error) {
+	if t.Dialect != "postgres" || t.URL == nil {
+		return nil, fmt.Errorf("postgres: target %q is not a PostgreSQL URL", t.String())
+	}
+	cfg, err := pgx.ParseConfig(t.ConnString())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: the connection settings of %s are invalid: %s", t.String(), hidePassword(configReason(err), t.Password))
+	}
+	for k, v := range sessionParams {
+		cfg.RuntimeParams[k] = v
+	}
+	pg, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: cannot connect to %s: %s", t.String(), hidePassword(connectReason(err), t.Password))
+	}
+	c := &conn{pg: pg, cfg: cfg, target: t.String()}
+	// Capture verifies images against the transaction's own per-table
+	// counters; they only move when the server tracks counts.
+	var tc string
+	if err := pg.QueryRow(ctx, "SELECT current_setting('track_counts')").Scan(&tc); err != nil {
+		pg.Close(context.Background())
+		return nil, fmt.Errorf("postgres: reading settings of %s: %w", t.String(), err)
+	}
+	c.trackCounts = tc == "on"
+	return c, nil
+}
+
+// configReason is the reason a connection string was rejected, without the
+// connection string itself (which may hold a password).
+func configReason(err error) string {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		if inner := errors.Unwrap(pe); inner != nil {
+			return inner.Error()
+		}
+	}
+	return err.Error()
+}
+
+// connectReason is the innermost cause of a failed connection: "server
+// refused TLS connection", "password authentication failed ...".
+func connectReason(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Message
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		if inner := errors.Unwrap(ce); inner != nil {
+			err = inner
+		}
+	}
+	// pgx joins per-host attempts with newlines; one sentence is enough.
+	s := strings.TrimSpace(err.Error())
+	if i := strings.LastIndex(s, "\n"); i >= 0 {
+		s = strings.TrimSpace(s[i+1:])
+	}
+	return s
+}
+
+func hidePassword(s, password string) string {
+	if password == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, password, "xxxxx")
+}
+
+// conn is one pinned connection to a PostgreSQL database.
+type conn struct {
+	pg          *pgx.Conn
+	cfg         *pgx.ConnConfig // for the short-lived second connection of DDL checks
+	target      string          // the target URL without password, for messages
+	trackCounts bool            // track_counts is on: per-table counters verify images
+	cur         *pgTx           // the open transaction, if any
+	// rels are table descriptions kept for the session, revalidated by
+	// digest in each transaction (see fingerprintSQL).
+	rels map[uint32]*relation
+}
+
+// touch notes that a query ran in the open transaction, if any, and so
+// fixed its snapshot.
+func (c *conn) touch() {
+	if c.cur != nil {
+		c.cur.snapshot = true
+	}
+}
+
+// Identity identifies server and database. ID is "<system identifier>/<db
+// oid>"; without the privilege to read pg_control_system() it falls back to
+// "<server address>:<port>/<db oid>" and says so in Extra["id_source"].
+func (c *conn) Identity(ctx context.Context) (engine.Identity, error) {
+	c.touch()
+	var version, versionNum, db, dbOID, user, addr, port string
+	var canControl bool
+	err := c.pg.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('server_version_num'),
+		current_database(), (SELECT oid::text FROM pg_database WHERE datname = current_database()),
+		current_user, coalesce(host(inet_server_addr()), ''), coalesce(inet_server_port()::text, ''),
+		has_function_privilege('pg_control_system()', 'EXECUTE')`).
+		Scan(&version, &versionNum, &db, &dbOID, &user, &addr, &port, &canControl)
+	if err != nil {
+		return engine.Identity{}, fmt.Errorf("postgres: reading the identity of %s: %w", c.target, err)
+	}
+	id := engine.Identity{
+		Dialect:       "postgres",
+		ServerVersion: version,
+		Database:      db,
+		Extra: map[string]string{
+			"server_version_num": versionNum,
+			"host":               addr,
+			"user":               user,
+		},
+	}
+	if canControl {
+		var sysID string
+		if err := c.pg.QueryRow(ctx, "SELECT system_identifier::text FROM pg_control_system()").Scan(&sysID); err != nil {
+			return engine.Identity{}, fmt.Errorf("postgres: reading the system identifier of %s: %w", c.target, err)
+		}
+		id.ID = sysID + "/" + dbOID
+		id.Extra["id_source"] = "system identifier"
+		return id, nil
+	}
+	if addr == "" {
+		addr = c.cfg.Host // a Unix socket has no server address
+	}
+	id.ID = addr + ":" + port + "/" + dbOID
+	id.Extra["id_source"] = "server address (no privilege to read pg_control_system())"
+	return id, nil
+}
+
+// Begin starts a REPEATABLE READ transaction: every statement of the batch
+// sees one snapshot, and a statement that would change a row another
+// session changed since then fails with a serialization error instead of
+// silently using the newer row. That is what makes images exact.
+func (c *conn) Begin(ctx context.Context) (engine.Tx, error) {
+	tx, err := c.pg.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: beginning a transaction on %s: %w", c.target, err)
+	}
+	c.cur = &pgTx{c: c, tx: tx}
+	return c.cur, nil
+}
+
+// Close ends the session.
+func (c *conn) Close() error { return c.pg.Close(context.Background()) }
+
+// TxStatus reports whether a transaction recorded by TxID committed.
+func (c *conn) TxStatus(ctx context.Context, txid string) (string, error) {
+	if _, err := strconv.ParseUint(txid, 10, 64); err != nil {
+		return "", fmt.Errorf("postgres: %q is not a transaction id", txid)
+	}
+	c.touch()
+	var st *string
+	if err := c.pg.QueryRow(ctx, "SELECT txid_status($1::bigint)", txid).Scan(&st); err != nil {
+		return "", fmt.Errorf("postgres: checking transaction %s on %s: %w", txid, c.target, err)
+	}
+	if st == nil {
+		return "unknown", nil // too old: the commit log no longer covers it
+	}
+	switch *st {
+	case "committed", "aborted":
+		return *st, nil
+	}
+	return "unknown", nil
+}
+
+// pgTx is a batch's transaction.
+type pgTx struct {
+	c  *conn
+	tx pgx.Tx
+	// snapshot is true once a statement has fixed the transaction's
+	// snapshot; after that a table lock no longer guarantees that what the
+	// snapshot shows is all the table holds (see lockForImage).
+	snapshot bool
+	seq      int // numbers savepoints
+	// rels caches table descriptions for the transaction; DDL clears it.
+	rels   map[uint32]*relation
+	warned map[string]bool  // warnings given once per batch
+	trace  func(sql string) // tests: sees every statement capture sends
+}
+
+// TxID is the transaction's id (it assigns one if needed).
+func (x *pgTx) TxID(ctx context.Context) (string, error) {
+	var id string
+	x.snapshot = true
+	if err := x.tx.QueryRow(ctx, "SELECT txid_current()::text").Scan(&id); err != nil {
+		return "", x.c.wrap("reading the transaction id", err)
+	}
+	return id, nil
+}
+
+// Commit commits the batch.
+func (x *pgTx) Commit(ctx context.Context) error {
+	x.done()
+	if err := x.tx.Commit(ctx); err != nil {
+		return x.c.wrap("committing", err)
+	}
+	return nil
+}
+
+// Rollback rolls the batch back.
+func (x *pgTx) Rollback(ctx context.Context) error {
+	x.done()
+	if err := x.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return x.c.wrap("rolling back", err)
+	}
+	return nil
+}
+
+func (x *pgTx) done() {
+	if x.c.cur == x {
+		x.c.cur = nil
+	}
+}
+
+// ErrConcurrentChange is the error (matched with errors.Is) of a statement
+// that lost a race with another session under REPEATABLE READ.
+var ErrConcurrentChange = errors.New("another session changed the same rows while this batch ran; nothing was changed — run it again")
+
+// errDeadlock is the error of a statement chosen as a deadlock victim.
+var errDeadlock = errors.New("this batch and another session were waiting for each other (deadlock); nothing was changed — run it again")
+
+// concurrentError keeps the server's error for logs while reading as one
+// sentence.
+type concurrentError struct {
+	sentinel error
+	cause    error
+}
+
+func (e *concurrentError) Error() string        { return e.sentinel.Error() }
+func (e *concurrentError) Is(target error) bool { return target == e.sentinel }
+func (e *concurrentError) Unwrap() error        { return e.cause }
+
+// wrap names the target and what was being done; serialization failures
+// and deadlocks become one sentence the user can act on.
+func (c *conn) wrap(doing string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "40001":
+			return &concurrentError{sentinel: ErrConcurrentChange, cause: err}
+		case "40P01":
+			return &concurrentError{sentinel: errDeadlock, cause: err}
+		}
+	}
+	return fmt.Errorf("postgres: %s on %s: %w", doing, c.target, err)
+}
