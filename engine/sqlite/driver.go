@@ -58,7 +58,7 @@ func (Driver) Open(ctx context.Context, t engine.Target) (engine.Conn, error) {
 	}
 	// mode=rw: never create the file, even if it vanished since Stat.
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?mode=rw&_txlock=immediate&_busy_timeout=5000&_foreign_keys=1"
+		"?mode=rw&_txlock=immediate&_busy_timeout=5000&_foreign_keys=1&_synchronous=FULL"
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
