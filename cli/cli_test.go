@@ -1,0 +1,295 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/zalando/go-keyring"
+)
+
+func init() { keyring.MockInit() }
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(args, strings.NewReader(""), &out, &errb)
+	return result{code, out.String(), errb.String()}
+}
+
+// newDB creates a SQLite target with a small table and returns its path.
+func newDB(t *testing.T) string {
+	t.Helper()
+	t.Setenv("LIFEBELT_JOURNAL_DIR", filepath.Join(t.TempDir(), "journals"))
+	path := filepath.Join(t.TempDir(), "shop.db")
+	if err := CreateSQLite(path, `CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER);
+		INSERT INTO items VALUES (1,'bolt',10),(2,'nut',20),(3,'washer',30);`); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func dump(t *testing.T, path string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT id, name, qty FROM items ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, qty int
+		var name string
+		rows.Scan(&id, &name, &qty)
+		fmt.Fprintf(&b, "%d:%s:%d;", id, name, qty)
+	}
+	return b.String()
+}
+
+func journalOf(t *testing.T, out string) string {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		if p, ok := strings.CutPrefix(l, "journal: "); ok {
+			return p
+		}
+	}
+	t.Fatalf("no journal path in output:\n%s", out)
+	return ""
+}
+
+func TestUsageErrorsExit2WithOneSentence(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"frobnicate"},
+		{"exec", "-c", "SELECT 1"},
+		{"exec", "--target", "sqlite:x.db"},
+		{"exec", "--target", "sqlite:x.db", "-c", "SELECT 1", "-f", "x.sql"},
+		{"exec", "--target", "mysql://x/y", "-c", "SELECT 1"},
+		{"exec", "--bogus"},
+		{"undo"},
+		{"undo", "a", "b"},
+		{"undo", "j.lifebelt", "--entry", "x"},
+		{"journal"},
+		{"journal", "export", "x", "--format", "xml"},
+	} {
+		r := run(t, args...)
+		if r.code != ExitUsage {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", args, r.code, ExitUsage, r.stderr)
+		}
+		first := strings.SplitN(r.stderr, "\n", 2)[0]
+		if !strings.HasPrefix(first, "lifebelt: ") || !strings.HasSuffix(first, ".") || strings.Contains(r.stderr, "goroutine") {
+			t.Errorf("%q: stderr does not start with one sentence: %q", args, r.stderr)
+		}
+	}
+}
+
+func TestExecShowVerifyExportUndo(t *testing.T) {
+	db := newDB(t)
+	before := dump(t, db)
+	r := run(t, "exec", "--target", "sqlite:"+db, "--reason", "TICKET-7", "-c", "UPDATE items SET qty = qty + 1 WHERE id <= 2; DELETE FROM items WHERE id = 3")
+	if r.code != ExitOK {
+		t.Fatalf("exec: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "2 row(s)") || !strings.Contains(r.stdout, "committed: batch 1, 2 statement(s), 3 row(s) changed") {
+		t.Errorf("exec output:\n%s", r.stdout)
+	}
+	if got := dump(t, db); got != "1:bolt:11;2:nut:21;" {
+		t.Fatalf("after exec: %s", got)
+	}
+	j := journalOf(t, r.stdout)
+	if fi, err := os.Stat(j); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("journal %s: %v mode %v", j, err, fi.Mode())
+	}
+
+	r = run(t, "journal", "show", j)
+	if r.code != 0 || !strings.Contains(r.stdout, "TICKET-7") || strings.Count(r.stdout, "committed") < 2 {
+		t.Errorf("journal show:\n%s%s", r.stdout, r.stderr)
+	}
+	r = run(t, "journal", "show", j, "--entry", "2")
+	if r.code != 0 || !strings.Contains(r.stdout, "D items key (3)") || !strings.Contains(r.stdout, "name: washer") {
+		t.Errorf("journal show --entry 2:\n%s%s", r.stdout, r.stderr)
+	}
+	r = run(t, "journal", "verify", j)
+	if r.code != 0 || !strings.Contains(r.stdout, "hash chain intact") {
+		t.Errorf("verify: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, "journal", "export", j, "--format", "json")
+	var doc struct {
+		Entries []struct {
+			Images []struct {
+				Op     string
+				Before []any
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Entries) < 2 || len(doc.Entries[1].Images) != 1 || doc.Entries[1].Images[0].Op != "D" {
+		t.Errorf("json export (%v): %.500s", err, r.stdout)
+	}
+	script := filepath.Join(t.TempDir(), "undo.sql")
+	if r = run(t, "undo", j, "--script", script); r.code != 0 {
+		t.Fatalf("undo --script: %s", r.stderr)
+	}
+	if b, _ := os.ReadFile(script); !strings.Contains(string(b), `INSERT INTO "items"`) {
+		t.Errorf("script:\n%s", b)
+	}
+
+	r = run(t, "undo", j, "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "dry run") || dump(t, db) != "1:bolt:11;2:nut:21;" {
+		t.Fatalf("dry run changed data or failed: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, "undo", j)
+	if r.code != 0 {
+		t.Fatalf("undo: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if got := dump(t, db); got != before {
+		t.Fatalf("after undo %s, want %s", got, before)
+	}
+	if r = run(t, "journal", "verify", j); r.code != 0 {
+		t.Errorf("verify after undo: %s", r.stdout)
+	}
+}
+
+func TestUndoConflictExits3AndKeepsOthersChange(t *testing.T) {
+	db := newDB(t)
+	r := run(t, "exec", "--target", "sqlite:"+db, "-c", "UPDATE items SET qty = 0 WHERE id IN (1, 2)")
+	if r.code != 0 {
+		t.Fatalf("exec: %s", r.stderr)
+	}
+	j := journalOf(t, r.stdout)
+	other, err := sql.Open("sqlite3", "file:"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec("UPDATE items SET qty = 99 WHERE id = 2"); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	r = run(t, "undo", j)
+	if r.code != ExitConflicts {
+		t.Fatalf("undo exit %d, want %d: %s %s", r.code, ExitConflicts, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "conflict: entry 1, items key (2): the row was changed since") {
+		t.Errorf("conflict not listed:\n%s", r.stdout)
+	}
+	if got := dump(t, db); got != "1:bolt:10;2:nut:99;3:washer:30;" {
+		t.Errorf("after undo with a conflict: %s", got)
+	}
+}
+
+func TestDestructiveNeedsConfirmAndMaxRows(t *testing.T) {
+	db := newDB(t)
+	r := run(t, "exec", "--target", "sqlite:"+db, "-c", "DELETE FROM items")
+	if r.code != ExitFailed || !strings.Contains(r.stderr, `confirm by naming the database "shop.db"`) {
+		t.Fatalf("unconfirmed DELETE: %d %s", r.code, r.stderr)
+	}
+	r = run(t, "exec", "--target", "sqlite:"+db, "--confirm", "shop.db", "--max-rows", "2", "-c", "DELETE FROM items")
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "3 rows changed, the limit is 2; rolled back") {
+		t.Fatalf("max-rows: %d %s", r.code, r.stderr)
+	}
+	if dump(t, db) != "1:bolt:10;2:nut:20;3:washer:30;" {
+		t.Fatal("rows changed despite refusal")
+	}
+	r = run(t, "exec", "--target", "sqlite:"+db, "-c", "BEGIN; DELETE FROM items WHERE id = 1; COMMIT")
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "controls the transaction") {
+		t.Fatalf("BEGIN accepted: %d %s", r.code, r.stderr)
+	}
+	r = run(t, "exec", "--target", "sqlite:"+db, "-c", "UPDATE items SET qty = 1 WHERE id = 1; UPDATE nosuch SET x = 1")
+	if r.code != ExitFailed || dump(t, db) != "1:bolt:10;2:nut:20;3:washer:30;" {
+		t.Fatalf("failed batch not all-or-nothing: %d %s", r.code, dump(t, db))
+	}
+	r = run(t, "exec", "--target", "sqlite:"+filepath.Join(t.TempDir(), "missing.db"), "-c", "SELECT 1")
+	if r.code != ExitFailed || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("missing file: %d %q", r.code, r.stderr)
+	}
+}
+
+func TestJournalRefusedForAnotherDatabase(t *testing.T) {
+	db := newDB(t)
+	r := run(t, "exec", "--target", "sqlite:"+db, "-c", "UPDATE items SET qty = 1 WHERE id = 1")
+	j := journalOf(t, r.stdout)
+	db2 := filepath.Join(filepath.Dir(db), "other.db")
+	if err := CreateSQLite(db2, "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER);"); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, "exec", "--target", "sqlite:"+db2, "--journal", j, "-c", "DELETE FROM items WHERE id = 1")
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "belongs to sqlite database") {
+		t.Fatalf("journal of another database accepted: %d %s", r.code, r.stderr)
+	}
+	if r = run(t, "journal", "verify", "/nonexistent/j.lifebelt"); r.code != ExitFailed {
+		t.Errorf("verify of a missing file: %d", r.code)
+	}
+}
+
+// TestPostgresExecUndo runs the CLI against the real PostgreSQL server.
+func TestPostgresExecUndo(t *testing.T) {
+	base := os.Getenv("LIFEBELT_TEST_POSTGRES")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL unreachable under CI: %v", err)
+		}
+		t.Skipf("PostgreSQL unreachable: %v", err)
+	}
+	defer admin.Close(ctx)
+	name := fmt.Sprintf("lb_cli_%d", rand.Int63())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(ctx, "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	})
+	target := strings.Replace(base, "/test?", "/"+name+"?", 1)
+	t.Setenv("LIFEBELT_JOURNAL_DIR", t.TempDir())
+	conn, err := pgx.Connect(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE acct (id serial PRIMARY KEY, owner text, balance numeric(12,2));
+		INSERT INTO acct (owner, balance) VALUES ('ann', 10.50), ('bob', 20.25)`); err != nil {
+		t.Fatal(err)
+	}
+	sum := func() string {
+		var s string
+		conn.QueryRow(ctx, "SELECT coalesce(string_agg(id||':'||owner||':'||balance, ';' ORDER BY id), '') FROM acct").Scan(&s)
+		return s
+	}
+	orig := sum()
+	r := run(t, "exec", "--target", target, "--confirm", name, "-c", "UPDATE acct SET balance = balance * 2; DELETE FROM acct WHERE owner = 'bob'")
+	if r.code != 0 || sum() != "1:ann:21.00" {
+		t.Fatalf("exec: %d %s %s; rows %s", r.code, r.stdout, r.stderr, sum())
+	}
+	j := journalOf(t, r.stdout)
+	if b, _ := os.ReadFile(j); bytes.Contains(b, []byte("password")) {
+		t.Error("journal mentions a password")
+	}
+	if r = run(t, "undo", j); r.code != 0 || sum() != orig {
+		t.Fatalf("undo: %d %s %s; rows %s want %s", r.code, r.stdout, r.stderr, sum(), orig)
+	}
+	// The serial sequence stays ahead of the re-inserted id.
+	if _, err := conn.Exec(ctx, "INSERT INTO acct (owner, balance) VALUES ('cy', 1)"); err != nil {
+		t.Fatalf("insert after undo: %v", err)
+	}
+}
