@@ -1,0 +1,63 @@
+package enginetest
+
+import (
+	"testing"
+)
+
+// contractCase is one contract test; it runs once with plain names and
+// once with adversarial ones.
+type contractCase struct {
+	name string
+	fn   func(t *testing.T, h Harness, nm names)
+}
+
+var contractCases = []contractCase{
+	{"SessionSettings", testSessionSettings},
+	{"RowImages", testRowImages},
+	{"BatchAllOrNothing", testBatchAllOrNothing},
+	{"ReviewBeforeCommit", testReviewBeforeCommit},
+	{"Refusals", testRefusals},
+	{"ForeignKeyActions", testForeignKeyActions},
+	{"NoPrimaryKeyDuplicates", testNoPrimaryKeyDuplicates},
+	{"CompositeKey", testCompositeKey},
+	{"Types", testTypes},
+	{"AutoIDs", testAutoIDs},
+	{"DropTable", testDropTable},
+	{"Truncate", testTruncate},
+	{"GeneratedColumn", testGeneratedColumn},
+	{"UndoConflicts", testUndoConflicts},
+	{"UndoForce", testUndoForce},
+	{"UndoOfUndo", testUndoOfUndo},
+	{"UndoDryRun", testUndoDryRun},
+	{"UndoScript", testUndoScript},
+	{"UndoScriptKeyless", testUndoScriptKeyless},
+	{"ContinueJournal", testContinueJournal},
+}
+
+// Run runs the contract suite against the dialect. Every case runs in its
+// own fresh database, in parallel, first with plain and then with
+// adversarial identifiers, and ends by verifying the session journal.
+func Run(t *testing.T, h Harness) {
+	checkHarness(t, h)
+	for _, variant := range []struct {
+		name string
+		nm   names
+	}{{"plain", names{}}, {"adversarial", names{adversarial: true}}} {
+		t.Run(variant.name, func(t *testing.T) {
+			for _, c := range contractCases {
+				t.Run(c.name, func(t *testing.T) {
+					t.Parallel()
+					c.fn(t, h, variant.nm)
+				})
+			}
+		})
+	}
+}
+
+func checkHarness(t testing.TB, h Harness) {
+	t.Helper()
+	if h.Dialect == "" || h.NewTarget == nil || h.Open == nil || h.Truncate == nil ||
+		h.Dump == nil || h.Catalog == nil || h.RowID == "" {
+		t.Fatalf("enginetest: the %q harness lacks a required field (Dialect, NewTarget, Open, Truncate, Dump, Catalog, RowID)", h.Dialect)
+	}
+}
