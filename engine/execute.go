@@ -318,8 +318,12 @@ func (p *Pending) finish(ctx context.Context, commit bool, reason string) error 
 	return err
 }
 
+// appendOutcome journals how a batch ended. It does not wait for the disk:
+// the images were made durable before COMMIT, and a lost outcome is settled
+// when the session is reopened (resolveInDoubt), so one fsync per batch is
+// enough.
 func (s *Session) appendOutcome(batch int64, refs []int64, status, msg string, detail map[string]any) error {
-	w, err := s.j.Begin()
+	w, err := s.j.BeginUnsynced()
 	if err != nil {
 		return err
 	}

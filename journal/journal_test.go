@@ -244,3 +244,33 @@ func TestPathWithURICharacters(t *testing.T) {
 		t.Errorf("entries %v, %v", es, err)
 	}
 }
+
+func TestBeginUnsyncedKeepsDurableDefault(t *testing.T) {
+	dir := t.TempDir()
+	j, err := Create(filepath.Join(dir, "u.lifebelt"), Header{Dialect: "sqlite", Target: "sqlite:/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	w, err := j.BeginUnsynced()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append(Entry{Kind: KindOutcome, Status: "committed"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	es, err := j.Entries()
+	if err != nil || len(es) != 1 {
+		t.Fatalf("entries after BeginUnsynced: %v %v", es, err)
+	}
+	// Every pooled connection must be back at synchronous=FULL.
+	for i := 0; i < 3; i++ {
+		var sync int
+		if err := j.db.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
+			t.Fatalf("synchronous = %d (%v) after an unsynced commit, want 2", sync, err)
+		}
+	}
+}

@@ -22,8 +22,10 @@ type Writer struct {
 	ctx  context.Context
 	conn *sql.Conn // pinned: the image INSERTs bypass database/sql on it
 	tx   *sql.Tx
-	err  error // a failed write: only Rollback is possible
-	done bool
+	// relaxed: this write commits without fsync (BeginUnsynced).
+	relaxed bool
+	err     error // a failed write: only Rollback is possible
+	done    bool
 
 	next      int64  // seq of the next entry
 	prev      string // hash of the last entry (or the header)
@@ -71,7 +73,17 @@ var opText = [256]any{'I': "I", 'U': "U", 'D': "D"}
 // Begin starts the journal's single write transaction. It takes SQLite's
 // write lock at once (BEGIN IMMEDIATE), so a second writer, even in another
 // process, waits or fails here rather than interleaving entries.
-func (j *Journal) Begin() (*Writer, error) {
+func (j *Journal) Begin() (*Writer, error) { return j.begin(false) }
+
+// BeginUnsynced starts a write whose Commit does not wait for the disk.
+// Use it only for records a reopening session can reconstruct: a batch's
+// outcome is settled from the server (txid_status) or by comparing rows
+// with the images when it is missing. A crash of the process loses nothing
+// committed this way (WAL); a power cut may, and then the batch shows as
+// pending until the session is reopened. Never use it for images.
+func (j *Journal) BeginUnsynced() (*Writer, error) { return j.begin(true) }
+
+func (j *Journal) begin(relaxed bool) (*Writer, error) {
 	if j.readOnly {
 		return nil, fmt.Errorf("journal: %s is open read-only", j.path)
 	}
@@ -85,12 +97,26 @@ func (j *Journal) Begin() (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: beginning a write on %s: %w", j.path, err)
 	}
+	// Set on every write, not only restored after relaxed ones: a pooled
+	// connection must never carry a relaxed setting into an image commit.
+	level := "FULL"
+	if relaxed {
+		level = "NORMAL"
+	}
+	{
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous="+level); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("journal: beginning a write on %s: %w", j.path, err)
+		}
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
+		w := &Writer{conn: conn, relaxed: relaxed}
+		w.restoreSync()
 		conn.Close()
 		return nil, fmt.Errorf("journal: beginning a write on %s: %w", j.path, err)
 	}
-	w := &Writer{j: j, ctx: ctx, conn: conn, tx: tx, next: 1, prev: j.hhash, dig: newDigestSet(),
+	w := &Writer{j: j, ctx: ctx, conn: conn, tx: tx, relaxed: relaxed, next: 1, prev: j.hhash, dig: newDigestSet(),
 		tables: map[int64]tableShape{}, defs: map[string]int64{}}
 	var seq sql.NullInt64
 	var hash sql.NullString
@@ -526,6 +552,7 @@ func (w *Writer) closeStmts() {
 
 func (w *Writer) finish() {
 	w.done = true
+	w.restoreSync()
 	_ = w.conn.Close() // back to the pool
 	w.buf, w.spans, w.args = nil, nil, nil
 	w.j.mu.Lock()
@@ -533,4 +560,13 @@ func (w *Writer) finish() {
 		w.j.writer = nil
 	}
 	w.j.mu.Unlock()
+}
+
+// restoreSync puts a relaxed connection back to the file's durable setting
+// before it returns to the pool.
+func (w *Writer) restoreSync() {
+	if w.relaxed {
+		_, _ = w.conn.ExecContext(context.Background(), "PRAGMA synchronous=FULL")
+		w.relaxed = false
+	}
 }
