@@ -196,8 +196,8 @@ func (s *Session) run(ctx context.Context, stmts []Statement, opt ExecuteOptions
 		sink := &journalSink{w: w, seq: seq, impact: impact}
 		start := time.Now()
 		res, err := tx.Exec(ctx, st, sink, ExecOptions{AllowUnguarded: opt.AllowUnguarded, MaxResultRows: opt.MaxResultRows})
-		if err == nil {
-			err = sink.err
+		if serr := sink.close(); err == nil {
+			err = serr
 		}
 		if err != nil {
 			return nil, abort(st.Index, err)

@@ -50,7 +50,9 @@ type Sink interface {
 	// (the journal table id). Declaring the same table twice is allowed.
 	Table(t TableInfo) (int64, error)
 	// Row records one row change. before is nil for OpInsert, after is nil
-	// for OpDelete. The slices may be reused by the caller after Row returns.
+	// for OpDelete. The slices may be reused by the caller after Row
+	// returns, but the strings and byte slices inside the Values must not
+	// change: the journal writes them later, on another goroutine.
 	Row(table int64, op Op, before, after []Value) error
 	// Object records the definition of an affected object; o.Table is the
 	// handle under which its rows were imaged (0 for none).

@@ -3,11 +3,15 @@ package engine
 import (
 	"fmt"
 	"sort"
+	"sync/atomic"
 
 	"lifebelt/journal"
 )
 
-// journalSink streams one statement's images into the open journal writer.
+// journalSink streams one statement's images into the open journal
+// writer. Rows are handed to a writer goroutine in batches, so encoding
+// and inserting into the journal overlap with the capture. Order is kept;
+// close waits for every image to be written and returns the first error.
 type journalSink struct {
 	w        *journal.Writer
 	seq      int64
@@ -16,13 +20,32 @@ type journalSink struct {
 	infos    map[int64]*TableInfo
 	warnings []string
 	err      error // first error, reported after the statement
-	keyBuf   []Value
+
+	// pipeline
+	ch      chan []imageRec // batches; a nil batch asks for an ack on ack
+	ack     chan struct{}
+	exited  chan struct{}
+	werr    atomic.Pointer[error] // first error of the writer goroutine
+	cur     []imageRec
+	arena   []Value
+	running bool
 }
+
+type imageRec struct {
+	table              int64
+	op                 Op
+	key, before, after []Value
+}
+
+const sinkBatch = 256
 
 func (s *journalSink) Table(t TableInfo) (int64, error) {
 	sig := fmt.Sprintf("%q.%q/%d/%d/%s", t.Schema, t.Name, t.Level, len(t.Columns), t.KeyKind)
 	if id, ok := s.tables[sig]; ok {
 		return id, nil
+	}
+	if err := s.barrier(); err != nil {
+		return 0, err
 	}
 	id, err := s.w.AddTable(s.seq, t)
 	if err != nil {
@@ -39,7 +62,17 @@ func (s *journalSink) Table(t TableInfo) (int64, error) {
 	return id, nil
 }
 
+// Row copies the row (the dialect may reuse its slices; the strings and
+// byte slices inside Values must not change after Row returns) and queues
+// it for the writer goroutine.
 func (s *journalSink) Row(table int64, op Op, before, after []Value) error {
+	if s.err != nil {
+		return s.err
+	}
+	if p := s.werr.Load(); p != nil {
+		s.fail(*p)
+		return s.err
+	}
 	t := s.infos[table]
 	if t == nil {
 		err := fmt.Errorf("image for undeclared table handle %d", table)
@@ -50,24 +83,111 @@ func (s *journalSink) Row(table int64, op Op, before, after []Value) error {
 	if op == OpInsert {
 		src = after
 	}
-	s.keyBuf = s.keyBuf[:0]
+	need := len(t.Key) + len(before) + len(after)
+	if cap(s.arena)-len(s.arena) < need {
+		s.arena = make([]Value, 0, max(sinkBatch*need, need))
+	}
+	start := len(s.arena)
 	for _, c := range t.Key {
 		if c >= len(src) {
 			err := fmt.Errorf("image of %s has %d values, key column %d missing", t.QualifiedName(), len(src), c)
 			s.fail(err)
 			return err
 		}
-		s.keyBuf = append(s.keyBuf, src[c])
+		s.arena = append(s.arena, src[c])
 	}
-	if err := s.w.AddImage(s.seq, table, byte(op), s.keyBuf, before, after); err != nil {
-		s.fail(err)
-		return err
+	rec := imageRec{table: table, op: op}
+	rec.key = s.arena[start:len(s.arena):len(s.arena)]
+	if before != nil {
+		b := len(s.arena)
+		s.arena = append(s.arena, before...)
+		rec.before = s.arena[b:len(s.arena):len(s.arena)]
+	}
+	if after != nil {
+		a := len(s.arena)
+		s.arena = append(s.arena, after...)
+		rec.after = s.arena[a:len(s.arena):len(s.arena)]
+	}
+	s.cur = append(s.cur, rec)
+	if len(s.cur) >= sinkBatch {
+		s.send()
 	}
 	s.impact.add(t.QualifiedName(), op)
 	return nil
 }
 
+func (s *journalSink) start() {
+	s.ch = make(chan []imageRec, 8)
+	s.ack = make(chan struct{})
+	s.exited = make(chan struct{})
+	s.running = true
+	go func() {
+		defer close(s.exited)
+		failed := false
+		for batch := range s.ch {
+			if batch == nil {
+				s.ack <- struct{}{}
+				continue
+			}
+			if failed {
+				continue // drain
+			}
+			for _, r := range batch {
+				if err := s.w.AddImage(s.seq, r.table, byte(r.op), r.key, r.before, r.after); err != nil {
+					s.werr.CompareAndSwap(nil, &err)
+					failed = true
+					break
+				}
+			}
+		}
+	}()
+}
+
+func (s *journalSink) send() {
+	if len(s.cur) == 0 {
+		return
+	}
+	if !s.running {
+		s.start()
+	}
+	s.ch <- s.cur
+	s.cur = make([]imageRec, 0, sinkBatch)
+}
+
+// barrier waits until every queued image is written, so the caller may use
+// the journal writer directly.
+func (s *journalSink) barrier() error {
+	s.send()
+	if s.running {
+		s.ch <- nil
+		<-s.ack
+	}
+	if p := s.werr.Load(); p != nil {
+		s.fail(*p)
+	}
+	return s.err
+}
+
+// close writes what is queued, stops the writer goroutine and returns the
+// first error. It must be called before the entry is appended, and is safe
+// to call more than once.
+func (s *journalSink) close() error {
+	s.send()
+	if s.running {
+		close(s.ch)
+		<-s.exited
+		s.running = false
+	}
+	if p := s.werr.Load(); p != nil {
+		s.fail(*p)
+	}
+	return s.err
+}
+
 func (s *journalSink) Object(o ObjectImage) error {
+	if err := s.barrier(); err != nil {
+		return err
+	}
 	if err := s.w.AddObject(s.seq, o); err != nil {
 		s.fail(err)
 		return err

@@ -86,7 +86,11 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 		tx.Rollback(ctx)
 		return nil, fmt.Errorf("undo: journal: %w", err)
 	}
+	var u *undoer
 	fail := func(err error) (*UndoReport, error) {
+		if u != nil {
+			u.sink.close()
+		}
 		w.Rollback()
 		tx.Rollback(ctx)
 		return nil, fmt.Errorf("undo failed, nothing was changed: %w", err)
@@ -97,7 +101,7 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 	}
 	rep.Notes = append(rep.Notes, notes...)
 	seq := w.NextSeq()
-	u := &undoer{s: s, ap: ap, opt: opt, rep: rep, sink: &journalSink{w: w, seq: seq, impact: newImpact()}, mapped: map[int64]int64{}}
+	u = &undoer{s: s, ap: ap, opt: opt, rep: rep, sink: &journalSink{w: w, seq: seq, impact: newImpact()}, mapped: map[int64]int64{}}
 	start := time.Now()
 	for _, e := range todo {
 		if err := u.entry(ctx, e); err != nil {
@@ -110,8 +114,8 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 			return fail(fmt.Errorf("moving sequences of %s: %w", t.QualifiedName(), err))
 		}
 	}
-	if u.sink.err != nil {
-		return fail(u.sink.err)
+	if err := u.sink.close(); err != nil {
+		return fail(err)
 	}
 	if opt.DryRun {
 		w.Rollback()

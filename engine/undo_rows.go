@@ -162,6 +162,9 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 		u.markSync(t)
 	}
 	u.rep.Rows += int64(len(del) + len(upd) + len(ins))
+	if p := u.sink.werr.Load(); p != nil {
+		return *p
+	}
 	return u.sink.err
 }
 
