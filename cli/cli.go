@@ -57,6 +57,7 @@ const topUsage = `usage:
   lifebelt journal show FILE [--entry N]
   lifebelt journal verify FILE
   lifebelt journal export FILE --format sql|json [-o OUT]
+` + safetyUsage + `
 Targets: sqlite:PATH, sqlite:///abs/path, postgres://user@host:port/db?sslmode=...
 Passwords: LIFEBELT_PASSWORD, the OS keyring (service "lifebelt"), or a prompt; never a file.
 Run without arguments to open the window.`

@@ -33,8 +33,7 @@ func init() {
 	extraCommands["restore"] = runRestore
 }
 
-// safetyUsage documents the safety-net commands; topUsage in cli.go
-// should list these lines too.
+// safetyUsage documents the safety-net commands in topUsage.
 const safetyUsage = `  lifebelt preflight --target URL [--sample DURATION] [--json]
   lifebelt snapshot create --target URL [--name NAME] [--journal FILE] [--dir DIR] [--end-sessions PID,...]
   lifebelt snapshot list --target URL [--dir DIR]

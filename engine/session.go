@@ -116,13 +116,15 @@ func (s *Session) continueJournal(ctx context.Context, path string) error {
 	}
 	s.j = j
 	h := j.Header()
-	if h.Dialect != s.id.Dialect || h.DatabaseID != s.id.ID {
-		return fmt.Errorf("journal %s belongs to %s database %q (id %s), not to the target %q (id %s); start a new journal for this target",
-			path, h.Dialect, h.Database, h.DatabaseID, s.id.Database, s.id.ID)
-	}
 	entries, err := j.Entries()
 	if err != nil {
 		return fmt.Errorf("reading journal %s: %w", path, err)
+	}
+	// A revert or restore swaps in a copy with a new identity; the journal
+	// records it, and only the newest identity matches.
+	if id := CurrentDatabaseID(h, entries); h.Dialect != s.id.Dialect || id != s.id.ID {
+		return fmt.Errorf("journal %s belongs to %s database %q (id %s), not to the target %q (id %s); start a new journal for this target",
+			path, h.Dialect, h.Database, id, s.id.Database, s.id.ID)
 	}
 	for _, e := range entries {
 		if e.Batch > s.batch {

@@ -57,6 +57,9 @@ func (Driver) Open(ctx context.Context, t engine.Target) (engine.Conn, error) {
 	for k, v := range sessionParams {
 		cfg.RuntimeParams[k] = v
 	}
+	// maintenance_db names the database snapshots and restores connect to;
+	// it is Lifebelt's parameter, not a server setting.
+	delete(cfg.RuntimeParams, "maintenance_db")
 	pg, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: cannot connect to %s: %s", t.String(), hidePassword(connectReason(err), t.Password))
