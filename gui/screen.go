@@ -162,7 +162,7 @@ func (s *Screen) connect() {
 	var sess *engine.Session
 	var err error
 	s.async(func() {
-		sess, err = s.cfg.Open(context.Background(), target, nil)
+		sess, err = s.cfg.Open(context.Background(), target, s.askPassword)
 	}, func() {
 		if err != nil {
 			s.Status.SetText("Not connected.")
@@ -177,6 +177,25 @@ func (s *Screen) connect() {
 		s.reloadJournal()
 		s.refreshButtons()
 	})
+}
+
+// askPassword asks for the server's password; it runs on a background
+// goroutine and waits for the dialog. The password is used for this
+// connection only and never stored.
+func (s *Screen) askPassword() (string, bool) {
+	type answer struct {
+		pw string
+		ok bool
+	}
+	ch := make(chan answer, 1)
+	fyne.Do(func() {
+		pw := widget.NewPasswordEntry()
+		dialog.ShowForm("Password for "+strings.TrimSpace(s.Target.Text), "Connect", "Cancel",
+			[]*widget.FormItem{widget.NewFormItem("Password", pw)},
+			func(ok bool) { ch <- answer{pw.Text, ok} }, s.win)
+	})
+	a := <-ch
+	return a.pw, a.ok
 }
 
 func (s *Screen) reloadJournal() {
