@@ -128,15 +128,7 @@ func (e *execution) delete(ctx context.Context, d *pg_query.DeleteStmt) (engine.
 		return engine.Result{}, err
 	}
 	var n int64
-	var vals []engine.Value
-	change := &step{sql: sql, rows: func(_ []pgconn.FieldDescription, row [][]byte) error {
-		if len(row) != len(t.info.Columns) {
-			return fmt.Errorf("postgres: capturing rows of %s: expected %d columns, got %d", t.info.QualifiedName(), len(t.info.Columns), len(row))
-		}
-		n++
-		vals = rawToValues(row, vals)
-		return e.sink.Row(h, engine.OpDelete, vals, nil)
-	}}
+	change := e.imageStep(sql, t, h, engine.OpDelete, &n)
 	before, after, err := e.x.counted(ctx, change, before)
 	if err != nil {
 		return engine.Result{}, e.x.c.wrap("deleting from "+t.info.QualifiedName(), err)
@@ -186,15 +178,7 @@ func (e *execution) insert(ctx context.Context, ins *pg_query.InsertStmt) (engin
 		return engine.Result{}, err
 	}
 	var n int64
-	var vals []engine.Value
-	change := &step{sql: sql, rows: func(_ []pgconn.FieldDescription, row [][]byte) error {
-		if len(row) != len(t.info.Columns) {
-			return fmt.Errorf("postgres: capturing rows of %s: expected %d columns, got %d", t.info.QualifiedName(), len(t.info.Columns), len(row))
-		}
-		n++
-		vals = rawToValues(row, vals)
-		return e.sink.Row(h, engine.OpInsert, nil, vals)
-	}}
+	change := e.imageStep(sql, t, h, engine.OpInsert, &n)
 	before, after, err := e.x.counted(ctx, change, nil)
 	if err != nil {
 		return engine.Result{}, e.x.c.wrap("inserting into "+t.info.QualifiedName(), err)
@@ -204,4 +188,22 @@ func (e *execution) insert(ctx context.Context, ins *pg_query.InsertStmt) (engin
 		return engine.Result{}, err
 	}
 	return engine.Result{RowsAffected: tag.RowsAffected()}, nil
+}
+
+// imageStep runs sql, whose result rows are whole rows of t, and streams
+// each one as a before-image (OpDelete) or after-image (OpInsert),
+// counting them in n.
+func (e *execution) imageStep(sql string, t *relation, h int64, op engine.Op, n *int64) *step {
+	var vals []engine.Value
+	return &step{sql: sql, rows: func(_ []pgconn.FieldDescription, row [][]byte) error {
+		if len(row) != len(t.info.Columns) {
+			return fmt.Errorf("postgres: capturing rows of %s: expected %d columns, got %d", t.info.QualifiedName(), len(t.info.Columns), len(row))
+		}
+		*n++
+		vals = rawToValues(row, vals)
+		if op == engine.OpInsert {
+			return e.sink.Row(h, op, nil, vals)
+		}
+		return e.sink.Row(h, op, vals, nil)
+	}}
 }
