@@ -187,32 +187,11 @@ func awaitIdle(t testing.TB, db *sql.DB) {
 	}
 }
 
-func firstColumn(t testing.TB, db *sql.DB, q string, args ...any) []string {
-	t.Helper()
-	rows, err := db.Query(q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s sql.NullString
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s.String)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // dump renders each row as the server's text form of the whole row, which
 // is exact for every type.
 func dump(t testing.TB, db *sql.DB, table string) []string {
 	t.Helper()
-	return firstColumn(t, db, "SELECT ROW(x.*)::text FROM "+quoteIdent(table)+" AS x")
+	return enginetest.FirstColumn(t, db, "SELECT ROW(x.*)::text FROM "+quoteIdent(table)+" AS x")
 }
 
 func quoteIdent(s string) string {
@@ -254,5 +233,5 @@ FROM rel`
 
 func catalog(t testing.TB, db *sql.DB, table string) []string {
 	t.Helper()
-	return firstColumn(t, db, catalogQuery, table)
+	return enginetest.FirstColumn(t, db, catalogQuery, table)
 }

@@ -12,7 +12,7 @@ import (
 
 	"lifebelt/engine"
 	"lifebelt/engine/enginetest"
-	_ "lifebelt/engine/sqlite"
+	"lifebelt/engine/sqlite"
 )
 
 // harness runs the shared contract suite on SQLite files in the test's
@@ -77,44 +77,21 @@ func openDB(t testing.TB, target string) *sql.DB {
 	return db
 }
 
-func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-func firstColumn(t testing.TB, db *sql.DB, q string, args ...any) []string {
-	t.Helper()
-	rows, err := db.Query(q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s sql.NullString
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s.String)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // dump renders each row exactly: storage class plus value, text and blobs
 // in hex (so NUL bytes and invalid UTF-8 count), reals with 17 digits.
 func dump(t testing.TB, db *sql.DB, table string) []string {
 	t.Helper()
-	cols := firstColumn(t, db, "SELECT name FROM pragma_table_xinfo(?) ORDER BY cid", table)
+	cols := enginetest.FirstColumn(t, db, "SELECT name FROM pragma_table_xinfo(?) ORDER BY cid", table)
 	if len(cols) == 0 {
 		t.Fatalf("dump: table %q does not exist", table)
 	}
 	exprs := make([]string, len(cols))
 	for i, c := range cols {
-		c = quote(c)
+		c = sqlite.QuoteIdent(c)
 		exprs[i] = fmt.Sprintf(`CASE typeof(%[1]s) WHEN 'null' THEN 'NULL' WHEN 'integer' THEN 'i' || %[1]s
 			WHEN 'real' THEN 'r' || printf('%%!.17g', %[1]s) WHEN 'text' THEN 't' || hex(%[1]s) ELSE 'b' || hex(%[1]s) END`, c)
 	}
-	return firstColumn(t, db, "SELECT "+strings.Join(exprs, " || ',' || ")+" FROM "+quote(table))
+	return enginetest.FirstColumn(t, db, "SELECT "+strings.Join(exprs, " || ',' || ")+" FROM "+sqlite.QuoteIdent(table))
 }
 
 // catalog lists the table's stored SQL, columns, indexes (with their
@@ -123,7 +100,7 @@ func catalog(t testing.TB, db *sql.DB, table string) []string {
 	t.Helper()
 	var out []string
 	add := func(prefix, q string, args ...any) {
-		for _, s := range firstColumn(t, db, q, args...) {
+		for _, s := range enginetest.FirstColumn(t, db, q, args...) {
 			out = append(out, prefix+s)
 		}
 	}
