@@ -183,12 +183,11 @@ func (s *Session) run(ctx context.Context, stmts []Statement, opt ExecuteOptions
 		tx.Rollback(ctx)
 		return s.failBatch(stmts, idx, cause)
 	}
+	// The transaction id lets a reopened session settle an interrupted
+	// batch. It is asked for after the first statement, when a change has
+	// assigned it and the dialect may already know it without a query.
 	var txid string
-	if t, ok := tx.(TxIDer); ok {
-		if txid, err = t.TxID(ctx); err != nil {
-			return nil, abort(-1, fmt.Errorf("reading the transaction id: %w", err))
-		}
-	}
+	txider, hasTxID := tx.(TxIDer)
 	p := &Pending{s: s, tx: tx, Batch: s.batch}
 	impact := newImpact()
 	for _, st := range stmts {
@@ -203,6 +202,11 @@ func (s *Session) run(ctx context.Context, stmts []Statement, opt ExecuteOptions
 			return nil, abort(st.Index, err)
 		}
 		dur := time.Since(start)
+		if hasTxID && txid == "" {
+			if txid, err = txider.TxID(ctx); err != nil {
+				return nil, abort(st.Index, fmt.Errorf("reading the transaction id: %w", err))
+			}
+		}
 		detail := map[string]any{}
 		if len(sink.warnings) > 0 {
 			detail["warnings"] = sink.warnings

@@ -193,15 +193,29 @@ func (x *pgTx) stream(ctx context.Context, sql string, fn func(fields []pgconn.F
 // that must precede the change) only the reading after is added.
 func (x *pgTx) counted(ctx context.Context, change *step, before counts) (counts, counts, error) {
 	if !x.c.trackCounts {
-		return counts{}, counts{}, x.send(ctx, change)
+		return counts{}, counts{}, x.send(ctx, append([]*step{change}, x.txidStep()...)...)
 	}
 	var after counts
 	steps := []*step{change, {sql: countersSQL, counts: &after}}
 	if before == nil {
 		steps = append([]*step{{sql: countersSQL, counts: &before}}, steps...)
 	}
-	err := x.send(ctx, steps...)
+	err := x.send(ctx, append(steps, x.txidStep()...)...)
 	return before, after, err
+}
+
+// txidStep reads the transaction id once a change has assigned one, in the
+// change's own round trip, so that TxID needs none.
+func (x *pgTx) txidStep() []*step {
+	if x.txid != "" {
+		return nil
+	}
+	return []*step{{sql: "SELECT txid_current_if_assigned()::text", rows: func(_ []pgconn.FieldDescription, row [][]byte) error {
+		if len(row) == 1 && row[0] != nil {
+			x.txid = string(row[0])
+		}
+		return nil
+	}}}
 }
 
 // collector gathers a statement's columns and first rows into res.

@@ -227,16 +227,21 @@ type pgTx struct {
 	rels   map[uint32]*relation
 	warned map[string]bool  // warnings given once per batch
 	trace  func(sql string) // tests: sees every statement capture sends
+	txid   string           // once known (TxID)
 }
 
-// TxID is the transaction's id (it assigns one if needed).
+// TxID is the transaction's id (it assigns one if needed). A change
+// statement reads it in its own round trip (see counted), so asking after
+// one costs nothing.
 func (x *pgTx) TxID(ctx context.Context) (string, error) {
-	var id string
+	if x.txid != "" {
+		return x.txid, nil
+	}
 	x.snapshot = true
-	if err := x.tx.QueryRow(ctx, "SELECT txid_current()::text").Scan(&id); err != nil {
+	if err := x.tx.QueryRow(ctx, "SELECT txid_current()::text").Scan(&x.txid); err != nil {
 		return "", x.c.wrap("reading the transaction id", err)
 	}
-	return id, nil
+	return x.txid, nil
 }
 
 // Commit commits the batch.
