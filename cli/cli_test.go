@@ -288,8 +288,55 @@ func TestPostgresExecUndo(t *testing.T) {
 	if r = run(t, "undo", j); r.code != 0 || sum() != orig {
 		t.Fatalf("undo: %d %s %s; rows %s want %s", r.code, r.stdout, r.stderr, sum(), orig)
 	}
+	// VACUUM cannot run in a transaction: refused, then run alone when allowed.
+	if r = run(t, "exec", "--target", target, "-c", "VACUUM acct"); r.code != ExitFailed || !strings.Contains(r.stderr, "cannot guard") {
+		t.Errorf("VACUUM without --allow-unguarded: %d %s", r.code, r.stderr)
+	}
+	if r = run(t, "exec", "--target", target, "--allow-unguarded", "-c", "VACUUM acct; SELECT 1"); r.code != ExitFailed || !strings.Contains(r.stderr, "must be alone in its batch") {
+		t.Errorf("VACUUM in a batch: %d %s", r.code, r.stderr)
+	}
+	if r = run(t, "exec", "--target", target, "--allow-unguarded", "-c", "VACUUM acct"); r.code != 0 || !strings.Contains(r.stdout, "UNGUARDED") {
+		t.Errorf("VACUUM with --allow-unguarded: %d %s %s", r.code, r.stdout, r.stderr)
+	}
 	// The serial sequence stays ahead of the re-inserted id.
 	if _, err := conn.Exec(ctx, "INSERT INTO acct (owner, balance) VALUES ('cy', 1)"); err != nil {
 		t.Fatalf("insert after undo: %v", err)
+	}
+}
+
+func TestUnguardedNeedsFlagAndIsNotUndoable(t *testing.T) {
+	db := newDB(t)
+	r := run(t, "exec", "--target", "sqlite:"+db, "-c", "VACUUM")
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "cannot guard") {
+		t.Fatalf("VACUUM without --allow-unguarded: %d %s", r.code, r.stderr)
+	}
+	r = run(t, "exec", "--target", "sqlite:"+db, "--allow-unguarded", "-c", "VACUUM")
+	if r.code != 0 || !strings.Contains(r.stdout, "UNGUARDED") {
+		t.Fatalf("VACUUM with --allow-unguarded: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	j := journalOf(t, r.stdout)
+	if r = run(t, "journal", "show", j); !strings.Contains(r.stdout, "unguarded") {
+		t.Errorf("journal does not mark the entry unguarded:\n%s", r.stdout)
+	}
+	r = run(t, "undo", j)
+	if r.code != ExitConflicts || !strings.Contains(r.stdout, "ran unguarded and cannot be undone") {
+		t.Errorf("undo of an unguarded session: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestJournalList(t *testing.T) {
+	db := newDB(t)
+	r := run(t, "exec", "--target", "sqlite:"+db, "--reason", "CHG-9", "-c", "UPDATE items SET qty = 2 WHERE id = 2")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	j := journalOf(t, r.stdout)
+	r = run(t, "journal", "list", filepath.Dir(j))
+	if r.code != 0 || !strings.Contains(r.stdout, "CHG-9") || !strings.Contains(r.stdout, j) {
+		t.Errorf("journal list:\n%s%s", r.stdout, r.stderr)
+	}
+	r = run(t, "journal", "list") // LIFEBELT_JOURNAL_DIR set by newDB
+	if r.code != 0 || !strings.Contains(r.stdout, "CHG-9") {
+		t.Errorf("journal list of the default directory:\n%s%s", r.stdout, r.stderr)
 	}
 }

@@ -93,6 +93,16 @@ type TxStatuser interface {
 	TxStatus(ctx context.Context, txid string) (string, error)
 }
 
+// Autocommitter is an optional Conn capability for statements that cannot
+// run inside a transaction at all (VACUUM, CREATE DATABASE, ...). Such a
+// statement can never be guarded: the engine runs it only when the caller
+// allows unguarded execution, only alone in its batch, and journals it as
+// unguarded before it runs.
+type Autocommitter interface {
+	NeedsAutocommit(st Statement) bool
+	ExecAutocommit(ctx context.Context, st Statement) (Result, error)
+}
+
 // Found is the current state of one imaged row during undo.
 type Found struct {
 	Row   []Value // the current row (first match), nil when absent

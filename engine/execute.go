@@ -48,6 +48,9 @@ type Pending struct {
 	Statements []StatementResult
 	Impact     []TableImpact
 	done       bool
+	// autocommitted: the statement could not run in a transaction and
+	// has committed already; Commit is a no-op, Rollback an error.
+	autocommitted bool
 }
 
 // RowsChanged is the number of rows the batch changed, cascades included.
@@ -119,6 +122,26 @@ func (s *Session) Execute(ctx context.Context, sql string, opt ExecuteOptions) (
 	if err := s.check(stmts, opt); err != nil {
 		s.journalRefusal(stmts, err)
 		return nil, err
+	}
+	if ac, ok := s.conn.(Autocommitter); ok {
+		for _, st := range stmts {
+			if !ac.NeedsAutocommit(st) {
+				continue
+			}
+			var err error
+			switch {
+			case !opt.AllowUnguarded:
+				err = &UnguardedError{Statement: st.Text, Reason: st.Verb + " cannot run inside a transaction"}
+			case len(stmts) > 1:
+				err = fmt.Errorf("statement %d (%s) cannot run inside a transaction, so it must be alone in its batch", st.Index+1, st.Verb)
+			}
+			if err != nil {
+				s.journalRefusal(stmts, err)
+				return nil, err
+			}
+			s.batch++
+			return s.runAutocommit(ctx, ac, st)
+		}
 	}
 	s.batch++
 	p, err := s.run(ctx, stmts, opt)
@@ -239,6 +262,40 @@ func (s *Session) run(ctx context.Context, stmts []Statement, opt ExecuteOptions
 	return p, nil
 }
 
+// runAutocommit runs a statement that cannot run in a transaction. It is
+// journaled (durably, as unguarded) before it runs; it commits by itself,
+// so the Pending it returns is already finished.
+func (s *Session) runAutocommit(ctx context.Context, ac Autocommitter, st Statement) (*Pending, error) {
+	w, err := s.j.Begin()
+	if err != nil {
+		return nil, &BatchError{Index: -1, Err: fmt.Errorf("journal: %w", err)}
+	}
+	e, err := w.Append(journal.Entry{Kind: "statement", Batch: s.batch, Index: st.Index, SQL: st.Text, Class: classOf(st),
+		Status: "pending", Detail: map[string]any{"unguarded": true, "autocommit": true}})
+	if err == nil {
+		err = w.Commit()
+	} else {
+		w.Rollback()
+	}
+	if err != nil {
+		return nil, &BatchError{Index: -1, Err: fmt.Errorf("journal: %w", err)}
+	}
+	start := time.Now()
+	res, err := ac.ExecAutocommit(ctx, st)
+	if err != nil {
+		s.appendOutcome(s.batch, []int64{e.Seq}, "failed", err.Error(), nil)
+		return nil, &BatchError{Index: st.Index, Statement: st.Text, Err: err}
+	}
+	res.Unguarded = true
+	if err := s.appendOutcome(s.batch, []int64{e.Seq}, "committed", "", nil); err != nil {
+		return nil, fmt.Errorf("the statement ran, but its outcome could not be journaled: %v", err)
+	}
+	return &Pending{s: s, Batch: s.batch, done: true, autocommitted: true, Statements: []StatementResult{{
+		Statement: st, Seq: e.Seq, Result: res, Duration: time.Since(start),
+		Warnings: []string{st.Verb + " cannot run inside a transaction: it ran on its own and committed at once"},
+	}}}, nil
+}
+
 // failBatch journals a failed batch (nothing changed) and returns its error.
 func (s *Session) failBatch(stmts []Statement, idx int, cause error) error {
 	be := &BatchError{Index: idx, Err: cause}
@@ -296,6 +353,12 @@ func (p *Pending) Rollback(ctx context.Context) error {
 }
 
 func (p *Pending) finish(ctx context.Context, commit bool, reason string) error {
+	if p.autocommitted {
+		if commit {
+			return nil
+		}
+		return errors.New("this statement could not run inside a transaction and has committed already; nothing can be rolled back")
+	}
 	if p.done {
 		return errors.New("this batch is already finished")
 	}

@@ -300,3 +300,30 @@ func (c *conn) wrap(doing string, err error) error {
 	}
 	return fmt.Errorf("postgres: %s on %s: %w", doing, c.target, err)
 }
+
+var _ engine.Autocommitter = (*conn)(nil)
+
+// NeedsAutocommit reports statements PostgreSQL refuses inside a
+// transaction block.
+func (c *conn) NeedsAutocommit(st engine.Statement) bool {
+	upper := strings.ToUpper(st.Text)
+	switch {
+	case st.Verb == "VACUUM", st.Object == "DATABASE" && (st.Verb == "CREATE" || st.Verb == "DROP"),
+		st.Object == "TABLESPACE", st.Verb == "ALTER" && st.Object == "SYSTEM":
+		return true
+	case (st.Verb == "CREATE" || st.Verb == "DROP" || st.Verb == "REINDEX") && strings.Contains(upper, "CONCURRENTLY"):
+		return true
+	}
+	return false
+}
+
+// ExecAutocommit runs such a statement on the session's connection, outside
+// any transaction.
+func (c *conn) ExecAutocommit(ctx context.Context, st engine.Statement) (engine.Result, error) {
+	c.touch()
+	tag, err := c.pg.Exec(ctx, st.Text)
+	if err != nil {
+		return engine.Result{}, c.wrap("running "+st.Verb, err)
+	}
+	return engine.Result{RowsAffected: tag.RowsAffected()}, nil
+}

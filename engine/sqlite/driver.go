@@ -223,3 +223,27 @@ func (t *tx) Rollback(ctx context.Context) error {
 	}
 	return nil
 }
+
+var _ engine.Autocommitter = (*conn)(nil)
+
+// NeedsAutocommit reports statements SQLite refuses inside a transaction.
+func (c *conn) NeedsAutocommit(st engine.Statement) bool {
+	switch st.Verb {
+	case "VACUUM", "ATTACH", "DETACH":
+		return true
+	}
+	return false
+}
+
+// ExecAutocommit runs such a statement on the session's connection, outside
+// any transaction.
+func (c *conn) ExecAutocommit(ctx context.Context, st engine.Statement) (engine.Result, error) {
+	if c.tx != nil && !c.tx.done {
+		return engine.Result{}, errors.New("sqlite: a transaction is open on this connection")
+	}
+	c.meta = nil // the statement may change what the schema cache describes
+	if err := c.cc.exec(ctx, st.Text); err != nil {
+		return engine.Result{}, fmt.Errorf("sqlite: %s on %s: %w", st.Verb, c.path, err)
+	}
+	return engine.Result{}, nil
+}
