@@ -188,14 +188,18 @@ func (s *Screen) askPassword() (string, bool) {
 		ok bool
 	}
 	ch := make(chan answer, 1)
-	fyne.Do(func() {
-		pw := widget.NewPasswordEntry()
-		dialog.ShowForm("Password for "+strings.TrimSpace(s.Target.Text), "Connect", "Cancel",
-			[]*widget.FormItem{widget.NewFormItem("Password", pw)},
-			func(ok bool) { ch <- answer{pw.Text, ok} }, s.win)
-	})
+	fyne.Do(func() { s.showPasswordDialog(func(pw string, ok bool) { ch <- answer{pw, ok} }) })
 	a := <-ch
 	return a.pw, a.ok
+}
+
+// showPasswordDialog shows the password dialog (on the UI goroutine) and
+// hands the answer to reply.
+func (s *Screen) showPasswordDialog(reply func(pw string, ok bool)) {
+	pw := widget.NewPasswordEntry()
+	dialog.ShowForm("Password for "+strings.TrimSpace(s.Target.Text), "Connect", "Cancel",
+		[]*widget.FormItem{widget.NewFormItem("Password", pw)},
+		func(ok bool) { reply(pw.Text, ok) }, s.win)
 }
 
 func (s *Screen) reloadJournal() {

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"lifebelt/engine"
 )
@@ -113,5 +115,53 @@ func TestScreenDestructiveAsksForName(t *testing.T) {
 	}
 	if len(rows()) != 3 {
 		t.Fatal("rows changed without confirmation")
+	}
+}
+
+// find walks a canvas object tree and returns the first object ok accepts.
+func find(o fyne.CanvasObject, ok func(fyne.CanvasObject) bool) fyne.CanvasObject {
+	if ok(o) {
+		return o
+	}
+	var kids []fyne.CanvasObject
+	switch v := o.(type) {
+	case *fyne.Container:
+		kids = v.Objects
+	case fyne.Widget:
+		kids = test.WidgetRenderer(v).Objects()
+	}
+	for _, k := range kids {
+		if f := find(k, ok); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func TestScreenAsksForPassword(t *testing.T) {
+	s := newTestScreen(t)
+	s.Target.SetText("postgres://dba@db1/shop")
+	var gotPW string
+	var gotOK, answered bool
+	s.showPasswordDialog(func(pw string, ok bool) { gotPW, gotOK, answered = pw, ok, true })
+	top := s.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no password dialog appeared")
+	}
+	entry, _ := find(top, func(o fyne.CanvasObject) bool {
+		e, ok := o.(*widget.Entry)
+		return ok && e.Password
+	}).(*widget.Entry)
+	button, _ := find(top, func(o fyne.CanvasObject) bool {
+		b, ok := o.(*widget.Button)
+		return ok && b.Text == "Connect"
+	}).(*widget.Button)
+	if entry == nil || button == nil {
+		t.Fatal("the dialog has no password entry or Connect button")
+	}
+	test.Type(entry, "s3cret")
+	test.Tap(button)
+	if !answered || !gotOK || gotPW != "s3cret" {
+		t.Fatalf("dialog answered %v with %q, %v", answered, gotPW, gotOK)
 	}
 }
