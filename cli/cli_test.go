@@ -252,13 +252,16 @@ func TestPostgresExecUndo(t *testing.T) {
 		}
 		t.Skipf("PostgreSQL unreachable: %v", err)
 	}
-	defer admin.Close(ctx)
+	// Cleanups run last-registered first: the drop below runs before this.
+	t.Cleanup(func() { admin.Close(ctx) })
 	name := fmt.Sprintf("lb_cli_%d", rand.Int63())
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		admin.Exec(ctx, "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		if _, err := admin.Exec(ctx, "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("dropping test database %s: %v", name, err)
+		}
 	})
 	target := strings.Replace(base, "/test?", "/"+name+"?", 1)
 	t.Setenv("LIFEBELT_JOURNAL_DIR", t.TempDir())
