@@ -84,6 +84,13 @@ func BenchmarkBaselineInsert(b *testing.B) {
 			defer j.Close()
 			var kb, bb, ab []byte
 			b.ResetTimer()
+			// The naive layout: one SQLite row per image.
+			if _, err := j.db.Exec(`CREATE TABLE images (seq INTEGER NOT NULL, ord INTEGER NOT NULL,
+				tbl INTEGER NOT NULL, op TEXT NOT NULL, key_json TEXT, before_json TEXT, after_json TEXT,
+				PRIMARY KEY (seq, ord)) WITHOUT ROWID`); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
 			tx, _ := j.db.Begin()
 			st, err := tx.Prepare(`INSERT INTO images (seq, ord, tbl, op, key_json, before_json, after_json) VALUES (?,?,?,?,?,?,?)`)
 			if err != nil {

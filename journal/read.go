@@ -123,48 +123,6 @@ func (j *Journal) Tables(seq int64) ([]Table, error) {
 	return ts, nil
 }
 
-// Images streams the images of entry seq to fn in the order they were
-// added, one at a time; whole entries are never loaded. The Image passed
-// to fn is fn's to keep. An error from fn stops the walk and is returned.
-func (j *Journal) Images(seq int64, fn func(Image) error) error {
-	rows, err := j.db.QueryContext(context.Background(), `SELECT ord, tbl, op, key_json, before_json,
-		after_json FROM images WHERE seq = ? ORDER BY ord`, seq)
-	if err != nil {
-		return fmt.Errorf("journal: reading images of entry %d: %w", seq, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		im := Image{Seq: seq}
-		var op, key, before, after sql.RawBytes
-		if err := rows.Scan(&im.Ord, &im.Table, &op, &key, &before, &after); err != nil {
-			return fmt.Errorf("journal: reading images of entry %d: %w", seq, err)
-		}
-		if len(op) != 1 {
-			return fmt.Errorf("journal: image %d of entry %d has op %q", im.Ord, seq, op)
-		}
-		im.Op = op[0]
-		for _, c := range []struct {
-			raw sql.RawBytes
-			dst *[]Value
-			nm  string
-		}{{key, &im.Key, "key"}, {before, &im.Before, "before-image"}, {after, &im.After, "after-image"}} {
-			if c.raw == nil {
-				continue
-			}
-			if *c.dst, err = DecodeRow(c.raw); err != nil {
-				return fmt.Errorf("journal: image %d of entry %d, %s: %w", im.Ord, seq, c.nm, err)
-			}
-		}
-		if err := fn(im); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("journal: reading images of entry %d: %w", seq, err)
-	}
-	return nil
-}
-
 // Objects returns the object definitions recorded for entry seq, in order.
 func (j *Journal) Objects(seq int64) ([]Object, error) {
 	rows, err := j.db.QueryContext(context.Background(), `SELECT kind, schema_name, name, action,

@@ -3,12 +3,13 @@ package journal
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 )
 
 // FormatVersion is the journal format this package writes. It is stored in
 // PRAGMA user_version; Open migrates older files up to it.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // applicationID marks a SQLite file as a Lifebelt journal (PRAGMA
 // application_id; "LfBj" in ASCII).
@@ -27,6 +28,7 @@ type migration struct {
 // step is part of the format.
 var migrations = []migration{
 	{to: 1, up: execAll(schemaV1...)},
+	{to: 2, up: chunkImages},
 }
 
 // schemaV1 is format version 1. docs/journal-format.md explains every
@@ -166,4 +168,78 @@ func fileVersion(ctx context.Context, db *sql.DB, path string) (int, error) {
 		return ver, fmt.Errorf("journal: %s has format version %d, newer than this Lifebelt understands (%d); use a newer Lifebelt", path, ver, FormatVersion)
 	}
 	return ver, nil
+}
+
+// chunkImages is format version 2: images move from one images row each
+// into image_chunks (chunks.go). What an image is, and so every hash,
+// stays the same; only the storage changes.
+func chunkImages(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE image_chunks (
+		seq       INTEGER NOT NULL,
+		first_ord INTEGER NOT NULL,
+		count     INTEGER NOT NULL,
+		data      BLOB NOT NULL,
+		PRIMARY KEY (seq, first_ord)
+	)`); err != nil {
+		return err
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO image_chunks (seq, first_ord, count, data) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	rows, err := tx.QueryContext(ctx, `SELECT seq, ord, tbl, op, key_json, before_json, after_json FROM images ORDER BY seq, ord`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	// The query stays open while chunks are inserted: SQLite allows
+	// writing one table while reading another on the same connection.
+	var buf []byte
+	var seq, first, count, next int64
+	write := func() error {
+		if count == 0 {
+			return nil
+		}
+		_, err := ins.ExecContext(ctx, seq, first, count, buf)
+		buf, count = buf[:0], 0
+		return err
+	}
+	for rows.Next() {
+		var s, ord, tbl int64
+		var op, key, before, after sql.RawBytes
+		if err := rows.Scan(&s, &ord, &tbl, &op, &key, &before, &after); err != nil {
+			return err
+		}
+		if s != seq || ord != next || len(buf) >= chunkBytes {
+			if err := write(); err != nil {
+				return err
+			}
+			seq, first = s, ord
+		}
+		if len(op) != 1 {
+			return fmt.Errorf("image %d of entry %d has op %q", ord, s, op)
+		}
+		buf = append(buf, op[0])
+		buf = binary.AppendUvarint(buf, uint64(tbl))
+		for _, r := range [][]byte{key, before, after} {
+			if r == nil {
+				buf = binary.LittleEndian.AppendUint32(buf, nullRow)
+				continue
+			}
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(len(r)))
+			buf = append(buf, r...)
+		}
+		count++
+		next = ord + 1
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if err := write(); err != nil {
+		return err
+	}
+	rows.Close()
+	_, err = tx.ExecContext(ctx, `DROP TABLE images`)
+	return err
 }

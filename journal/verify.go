@@ -71,7 +71,8 @@ func Verify(path string) (VerifyReport, error) {
 		return rep, err
 	}
 	defer db.Close()
-	if _, err := fileVersion(ctx, db, path); err != nil {
+	ver, err := fileVersion(ctx, db, path)
+	if err != nil {
 		return rep, err
 	}
 	tx, err := db.BeginTx(ctx, nil) // one read snapshot for every query below
@@ -79,7 +80,7 @@ func Verify(path string) (VerifyReport, error) {
 		return rep, fmt.Errorf("journal: verifying %s: %w", path, err)
 	}
 	defer tx.Rollback()
-	v := verifier{ctx: ctx, tx: tx, rep: &rep, recorded: map[int64]entryRow{}, missing: map[int64]bool{}}
+	v := verifier{ctx: ctx, tx: tx, version: ver, rep: &rep, recorded: map[int64]entryRow{}, missing: map[int64]bool{}}
 	for _, step := range []func() error{v.structure, v.header, v.entries, v.tail, v.digests} {
 		if err := step(); err != nil {
 			return rep, fmt.Errorf("journal: verifying %s: %w", path, err)
@@ -95,6 +96,7 @@ func Verify(path string) (VerifyReport, error) {
 type verifier struct {
 	ctx      context.Context
 	tx       *sql.Tx
+	version  int // format version of the file
 	rep      *VerifyReport
 	base     string             // the header hash entry 1 chains to
 	recorded map[int64]entryRow // entries by seq
@@ -275,7 +277,12 @@ func (v *verifier) digests() error {
 	return nil
 }
 
+// images frames every image into its entry's digest: from image_chunks,
+// or from the images table of a version 1 file.
 func (v *verifier) images(get func(int64, string) *entryDigest) error {
+	if v.version >= 2 {
+		return v.chunks(get)
+	}
 	return v.scan(`SELECT seq, ord, tbl, op, key_json, before_json, after_json FROM images ORDER BY seq, ord`,
 		func(rows *sql.Rows) error {
 			var seq, ord, tbl int64
@@ -324,4 +331,70 @@ func (v *verifier) scan(q string, fn func(*sql.Rows) error) error {
 		}
 	}
 	return rows.Err()
+}
+
+func (v *verifier) chunks(get func(int64, string) *entryDigest) error {
+	var seq, next int64
+	return v.scan(`SELECT seq, first_ord, count, data FROM image_chunks ORDER BY seq, first_ord`,
+		func(rows *sql.Rows) error {
+			var s, first, count int64
+			var data sql.RawBytes
+			if err := rows.Scan(&s, &first, &count, &data); err != nil {
+				return err
+			}
+			if s != seq {
+				seq, next = s, 1
+			}
+			d := get(s, "images")
+			if d.images == nil {
+				d.images = newFramer()
+			}
+			switch {
+			case first > next:
+				v.problem("entry %d: images %d to %d missing (chunk deleted?)", s, next, first-1)
+			case first < next:
+				v.problem("entry %d: image chunk at %d overlaps the images before it (chunk added?)", s, first)
+			}
+			if count < 1 {
+				v.problem("entry %d: image chunk at %d records %d images", s, first, count)
+				return nil
+			}
+			next = first + count
+			err := decodeChunk(data, first, count, func(r *rawImage) error {
+				v.rep.Images++
+				d.count++
+				frameImage(d.images, s, r.ord, r.tbl, r.op, r.key, r.before, r.after)
+				v.checkImage(d, s, r.ord, r.tbl, r.op, r.key, r.before, r.after)
+				return nil
+			})
+			if err != nil {
+				v.problem("entry %d: image chunk at %d undecodable: %v", s, first, err)
+				// Count what was recorded, so the count check does not
+				// report the same damage twice.
+				d.count = max(d.count, next-1)
+			}
+			return nil
+		})
+}
+
+// checkImage reports an image whose table is not the entry's or whose
+// rows do not decode.
+func (v *verifier) checkImage(d *entryDigest, seq, ord, tbl int64, op byte, key, before, after []byte) {
+	if op != 'I' && op != 'U' && op != 'D' {
+		v.problem("entry %d image %d: op %q is not I, U or D", seq, ord, op)
+	}
+	if !d.tableIDs[tbl] {
+		v.problem("entry %d image %d: table %d is not recorded for the entry", seq, ord, tbl)
+	}
+	for _, c := range []struct {
+		b  []byte
+		nm string
+	}{{key, "key"}, {before, "before-image"}, {after, "after-image"}} {
+		if c.b == nil {
+			continue
+		}
+		if _, err := DecodeRow(c.b); err != nil {
+			v.problem("entry %d image %d: %s undecodable: %v", seq, ord, c.nm, err)
+		}
+	}
 }

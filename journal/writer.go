@@ -3,12 +3,11 @@ package journal
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -20,7 +19,7 @@ import (
 type Writer struct {
 	j    *Journal
 	ctx  context.Context
-	conn *sql.Conn // pinned: the image INSERTs bypass database/sql on it
+	conn *sql.Conn // pinned for the PRAGMA and the transaction
 	tx   *sql.Tx
 	// relaxed: this write commits without fsync (BeginUnsynced).
 	relaxed bool
@@ -39,36 +38,15 @@ type Writer struct {
 	defs    map[string]int64 // table definition → id, to reuse a re-declared table
 	dig     *digestSet
 
-	// Images waiting for a multi-row INSERT. Encoded values live in buf;
-	// spans index into it.
-	buf   []byte
-	spans []imageSpan
-	args  []driver.NamedValue
-
-	// Prepared on first use: 64 images of one table and op, 64 of any, one.
-	insImagesU, insImagesN, insImage1 driver.Stmt
+	// The chunk being filled: encoded images of ord chunkFirst on (see
+	// chunks.go).
+	buf        []byte
+	chunkFirst int64
+	chunkCount int64
+	insChunk   *sql.Stmt // prepared on first use
 }
 
 type tableShape struct{ cols, key int }
-
-// imageSpan locates one buffered image; a span with start < 0 is NULL.
-type imageSpan struct {
-	ord, table         int64
-	op                 byte
-	key, before, after [2]int
-}
-
-// imagesPerInsert is how many images one INSERT carries: enough to amortise
-// the per-statement cost, well under SQLite's 32766 parameter limit.
-const imagesPerInsert = 64
-
-// maxBuffered bounds the encoded bytes held before a flush, so an entry
-// with huge rows never sits in memory.
-const maxBuffered = 4 << 20
-
-// opText holds the stored op values already boxed, so binding them does
-// not allocate.
-var opText = [256]any{'I': "I", 'U': "U", 'D': "D"}
 
 // Begin starts the journal's single write transaction. It takes SQLite's
 // write lock at once (BEGIN IMMEDIATE), so a second writer, even in another
@@ -226,150 +204,55 @@ func (w *Writer) AddImage(seq, table int64, op byte, key, before, after []Value)
 	case key != nil && len(key) != shape.key:
 		return fmt.Errorf("journal: image of table %d has %d key values, table key has %d", table, len(key), shape.key)
 	}
+	if w.chunkCount == 0 {
+		w.chunkFirst = w.ord + 1
+	}
 	mark := len(w.buf)
-	sp := imageSpan{ord: w.ord + 1, table: table, op: op}
+	w.buf = append(w.buf, op)
+	w.buf = binary.AppendUvarint(w.buf, uint64(table))
+	var k, b, a [2]int
 	var okK, okB, okA bool
-	sp.key, okK = w.encode(key)
-	sp.before, okB = w.encode(before)
-	sp.after, okA = w.encode(after)
+	w.buf, k, okK = appendChunkRow(w.buf, key)
+	w.buf, b, okB = appendChunkRow(w.buf, before)
+	w.buf, a, okA = appendChunkRow(w.buf, after)
 	if !okK || !okB || !okA {
 		w.buf = w.buf[:mark]
-		return fmt.Errorf("journal: image of table %d holds a value of unknown kind", table)
+		return fmt.Errorf("journal: image of table %d holds a value of unknown kind or a row over 4 GB", table)
 	}
-	frameImage(w.dig.images, seq, sp.ord, table, op, w.span(sp.key), w.span(sp.before), w.span(sp.after))
-	w.spans = append(w.spans, sp)
+	frameImage(w.dig.images, seq, w.ord+1, table, op, w.span(k), w.span(b), w.span(a))
+	w.chunkCount++
 	w.ord++
 	w.pending = true
-	if len(w.spans) == imagesPerInsert || len(w.buf) >= maxBuffered {
+	if len(w.buf) >= chunkBytes {
 		return w.flush()
 	}
 	return nil
-}
-
-// encode appends row to the buffer and returns its span ({-1,-1} for nil).
-func (w *Writer) encode(row []Value) ([2]int, bool) {
-	if row == nil {
-		return [2]int{-1, -1}, true
-	}
-	start := len(w.buf)
-	var ok bool
-	w.buf, ok = appendRow(w.buf, row)
-	return [2]int{start, len(w.buf)}, ok
 }
 
 func (w *Writer) span(s [2]int) []byte {
 	if s[0] < 0 {
 		return nil
 	}
-	return w.buf[s[0]:s[1]]
+	return w.buf[s[0]:s[1]:s[1]]
 }
 
-// flush writes the buffered images: one multi-row INSERT for a full
-// buffer, single-row INSERTs for a remainder. It goes to the driver
-// directly (sql.Conn.Raw): database/sql's per-argument checks and
-// conversions cost as much as SQLite's own work at this volume.
+// flush writes the chunk being filled as one image_chunks row.
 func (w *Writer) flush() error {
-	if len(w.spans) == 0 {
+	if w.chunkCount == 0 {
 		return nil
 	}
-	// One string conversion for the whole buffer; the arguments are
-	// substrings of it, so binding copies nothing more.
-	s := string(w.buf)
-	text := func(sp [2]int) any {
-		if sp[0] < 0 {
-			return nil
+	if w.insChunk == nil {
+		st, err := w.tx.PrepareContext(w.ctx, `INSERT INTO image_chunks (seq, first_ord, count, data) VALUES (?, ?, ?, ?)`)
+		if err != nil {
+			return w.fail(fmt.Sprintf("writing images of entry %d", w.next), err)
 		}
-		return s[sp[0]:sp[1]]
+		w.insChunk = st
 	}
-	add := func(v any) {
-		w.args = append(w.args, driver.NamedValue{Ordinal: len(w.args) + 1, Value: v})
-	}
-	full := len(w.spans) == imagesPerInsert
-	uniform := full
-	for _, sp := range w.spans {
-		uniform = uniform && sp.table == w.spans[0].table && sp.op == w.spans[0].op
-	}
-	err := w.conn.Raw(func(dc any) error {
-		c, ok := dc.(driver.Conn)
-		if !ok {
-			return errors.New("unexpected driver connection")
-		}
-		st := &w.insImage1
-		switch {
-		case uniform:
-			st = &w.insImagesU
-		case full:
-			st = &w.insImagesN
-		}
-		if *st == nil {
-			var err error
-			if *st, err = c.Prepare(imageInsert(len(w.spans), uniform)); err != nil {
-				return err
-			}
-		}
-		ex, ok := (*st).(driver.StmtExecContext)
-		if !ok {
-			return errors.New("driver statement cannot execute with a context")
-		}
-		n := 1
-		if full {
-			n = imagesPerInsert
-		}
-		for i := 0; i < len(w.spans); i += n {
-			w.args = w.args[:0]
-			add(w.next)
-			add(w.spans[i].ord)
-			if uniform {
-				add(w.spans[i].table)
-				add(opText[w.spans[i].op])
-			}
-			for _, sp := range w.spans[i : i+n] {
-				if !uniform {
-					add(sp.table)
-					add(opText[sp.op])
-				}
-				add(text(sp.key))
-				add(text(sp.before))
-				add(text(sp.after))
-			}
-			if _, err := ex.ExecContext(w.ctx, w.args); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	clear(w.args) // drop references to s
-	if err != nil {
+	if _, err := w.insChunk.ExecContext(w.ctx, w.next, w.chunkFirst, w.chunkCount, w.buf); err != nil {
 		return w.fail(fmt.Sprintf("writing images of entry %d", w.next), err)
 	}
-	w.buf, w.spans = w.buf[:0], w.spans[:0]
+	w.buf, w.chunkCount = w.buf[:0], 0
 	return nil
-}
-
-// imageInsert is an INSERT of n images (imagesPerInsert or 1). ?1 is the
-// seq and ?2 the ord of the first image; the ords of the others count up
-// from it. Each image then takes five parameters (tbl, op, key, before,
-// after), or, when uniform, shares tbl and op (?3, ?4) and takes three.
-// Fewer parameters matter: each one is a cgo call.
-func imageInsert(n int, uniform bool) string {
-	if n != imagesPerInsert {
-		n, uniform = 1, false
-	}
-	var b strings.Builder
-	b.WriteString("INSERT INTO images (seq, ord, tbl, op, key_json, before_json, after_json) VALUES ")
-	for k := 0; k < n; k++ {
-		if k > 0 {
-			b.WriteByte(',')
-		}
-		if uniform {
-			p := 5 + 3*k
-			fmt.Fprintf(&b, "(?1,?2+%d,?3,?4,?%d,?%d,?%d)", k, p, p+1, p+2)
-		} else {
-			p := 3 + 5*k
-			fmt.Fprintf(&b, "(?1,?2+%d,?%d,?%d,?%d,?%d,?%d)", k, p, p+1, p+2, p+3, p+4)
-		}
-	}
-	return b.String()
 }
 
 // AddObject records the definition of an object a DDL statement affects.
@@ -536,25 +419,17 @@ func (w *Writer) Rollback() error {
 }
 
 func (w *Writer) closeStmts() {
-	if w.insImagesU == nil && w.insImagesN == nil && w.insImage1 == nil {
-		return
+	if w.insChunk != nil {
+		_ = w.insChunk.Close()
+		w.insChunk = nil
 	}
-	_ = w.conn.Raw(func(any) error {
-		for _, s := range []driver.Stmt{w.insImagesU, w.insImagesN, w.insImage1} {
-			if s != nil {
-				_ = s.Close()
-			}
-		}
-		return nil
-	})
-	w.insImagesU, w.insImagesN, w.insImage1 = nil, nil, nil
 }
 
 func (w *Writer) finish() {
 	w.done = true
 	w.restoreSync()
 	_ = w.conn.Close() // back to the pool
-	w.buf, w.spans, w.args = nil, nil, nil
+	w.buf = nil
 	w.j.mu.Lock()
 	if w.j.writer == w {
 		w.j.writer = nil

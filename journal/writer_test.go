@@ -65,8 +65,9 @@ func TestWriteAndReadBack(t *testing.T) {
 	if w.NextSeq() != 1 {
 		t.Fatalf("NextSeq = %d, want 1", w.NextSeq())
 	}
-	// More than one multi-row INSERT plus a remainder.
-	e1 := writeStatement(t, w, 1, 2*imagesPerInsert+5)
+	// Several chunks plus a remainder (each image is about 150 bytes).
+	const many = 3*chunkBytes/100 + 5
+	e1 := writeStatement(t, w, 1, many)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6789, time.FixedZone("x", 7200))
 	e2, err := w.Append(Entry{At: at, Kind: KindOutcome, Batch: 1, Status: StatusCommitted, Refs: []int64{1}})
 	if err != nil {
@@ -75,7 +76,7 @@ func TestWriteAndReadBack(t *testing.T) {
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if e1.Seq != 1 || e2.Seq != 2 || e1.ImageCount != 2*imagesPerInsert+5 || e2.PrevHash != e1.Hash || e1.PrevHash != j.hhash {
+	if e1.Seq != 1 || e2.Seq != 2 || e1.ImageCount != many || e2.PrevHash != e1.Hash || e1.PrevHash != j.hhash {
 		t.Errorf("appended entries: %+v / %+v", e1, e2)
 	}
 	if !e2.At.Equal(at.Truncate(time.Microsecond)) || e2.At.Location() != time.UTC {
@@ -134,8 +135,37 @@ func TestWriteAndReadBack(t *testing.T) {
 		n++
 		return nil
 	})
-	if err != nil || n != 2*imagesPerInsert+5 {
+	if err != nil || n != many {
 		t.Errorf("Images: %d images, %v", n, err)
+	}
+	var chunks int
+	if err := j.db.QueryRow("SELECT count(*) FROM image_chunks WHERE seq = 1").Scan(&chunks); err != nil || chunks < 3 {
+		t.Errorf("%d chunks (%v), want at least 3", chunks, err)
+	}
+	// Chunked reads, both ways, see the same images in the same order.
+	for _, desc := range []bool{false, true} {
+		var ords []int64
+		err := j.ImageChunks(1, desc, 1000, func(imgs []Image) error {
+			if len(imgs) > 1000 {
+				return fmt.Errorf("a chunk of %d images", len(imgs))
+			}
+			for _, im := range imgs {
+				ords = append(ords, im.Ord)
+			}
+			return nil
+		})
+		if err != nil || len(ords) != many {
+			t.Fatalf("ImageChunks(desc %v): %d images, %v", desc, len(ords), err)
+		}
+		for i, o := range ords {
+			want := int64(i + 1)
+			if desc {
+				want = int64(many - i)
+			}
+			if o != want {
+				t.Fatalf("ImageChunks(desc %v): image %d has ord %d, want %d", desc, i, o, want)
+			}
+		}
 	}
 	stop := errors.New("stop")
 	if err := j.Images(1, func(Image) error { return stop }); err != stop {
@@ -204,10 +234,11 @@ func TestMixedImages(t *testing.T) {
 		}
 		want = append(want, img{table, op})
 	}
-	for i := 0; i < imagesPerInsert; i++ { // uniform
+	const count = 2000           // enough for several chunks
+	for i := 0; i < count; i++ { // uniform
 		add(t1, 'D', len(want))
 	}
-	for i := 0; i < imagesPerInsert; i++ { // mixed
+	for i := 0; i < count; i++ { // mixed
 		add([]int64{t1, t2}[i%2], "IUD"[i%3], len(want))
 	}
 	for i := 0; i < 7; i++ { // remainder
@@ -308,7 +339,7 @@ func TestCommitRefusesOrphanData(t *testing.T) {
 		t.Errorf("second Rollback: %v", err)
 	}
 	var n int
-	j.db.QueryRow("SELECT (SELECT count(*) FROM images) + (SELECT count(*) FROM image_tables)").Scan(&n)
+	j.db.QueryRow("SELECT (SELECT count(*) FROM image_chunks) + (SELECT count(*) FROM image_tables)").Scan(&n)
 	if n != 0 {
 		t.Errorf("%d rows survived the rollback", n)
 	}
