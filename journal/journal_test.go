@@ -146,7 +146,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 func TestPragmas(t *testing.T) {
 	j := newJournal(t)
 	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "busy_timeout": "10000",
-		"user_version": strconv.Itoa(FormatVersion), "application_id": "1281770090", "page_size": "16384", "cache_size": "-65536"} {
+		"user_version": strconv.Itoa(FormatVersion), "application_id": "1281770090", "page_size": "4096", "cache_size": "-65536"} {
 		var got string
 		if err := j.db.QueryRow("PRAGMA " + pragma).Scan(&got); err != nil {
 			t.Fatal(err)
