@@ -132,6 +132,16 @@ type Applier interface {
 	SyncSequences(ctx context.Context, t TableInfo) error
 }
 
+// TryInserter is an Applier that can re-insert a batch of deleted rows
+// without reading the table first. TryInsert inserts every row, or, when
+// any of them cannot be inserted (a row with its key is there again, or
+// any other error), none of them, leaving the transaction as it was, and
+// reports false; the engine then takes the careful path (Fetch, compare,
+// report conflicts). An error means the transaction is no longer usable.
+type TryInserter interface {
+	TryInsert(ctx context.Context, t TableInfo, rows [][]Value) (bool, error)
+}
+
 // Scripter renders SQL text for exported undo scripts. It is implemented by
 // a Driver.
 type Scripter interface {

@@ -69,6 +69,11 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 	if err != nil {
 		return err
 	}
+	if Op(b.op) == OpDelete {
+		if done, err := u.reinsert(ctx, t, ut, b); done || err != nil {
+			return err
+		}
+	}
 	keys := make([][]Value, len(b.imgs))
 	for i, im := range b.imgs {
 		keys[i] = u.currentKey(im)
@@ -166,6 +171,44 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 		return *p
 	}
 	return u.sink.err
+}
+
+// reinsert puts a batch of deleted rows back without reading the table
+// first, where that gives the same result as the careful path: rows of a
+// table without a key go back unconditionally, and for a keyed table a
+// batch that inserts cleanly proves no row with any of its keys exists,
+// which is the only conflict a deleted row can have. done is false when
+// the careful path must run instead.
+func (u *undoer) reinsert(ctx context.Context, t TableInfo, ut int64, b *rowBatch) (done bool, err error) {
+	rows := make([][]Value, len(b.imgs))
+	for i, im := range b.imgs {
+		rows[i] = im.Before
+	}
+	if t.KeyKind == KeyRow {
+		if err := u.ap.Insert(ctx, t, rows); err != nil {
+			return false, fmt.Errorf("re-inserting rows of %s: %w", t.QualifiedName(), err)
+		}
+	} else {
+		ti, ok := u.ap.(TryInserter)
+		if !ok {
+			return false, nil
+		}
+		if done, err = ti.TryInsert(ctx, t, rows); err != nil || !done {
+			if err != nil {
+				err = fmt.Errorf("re-inserting rows of %s: %w", t.QualifiedName(), err)
+			}
+			return false, err
+		}
+	}
+	for _, r := range rows {
+		u.sink.Row(ut, OpInsert, nil, r)
+	}
+	u.markSync(t)
+	u.rep.Rows += int64(len(rows))
+	if p := u.sink.werr.Load(); p != nil {
+		return true, *p
+	}
+	return true, u.sink.err
 }
 
 func (u *undoer) markSync(t TableInfo) {

@@ -27,6 +27,7 @@ var contractCases = []contractCase{
 	{"GeneratedColumn", testGeneratedColumn},
 	{"UndoConflicts", testUndoConflicts},
 	{"UndoForce", testUndoForce},
+	{"UndoReinsertConflict", testUndoReinsertConflict},
 	{"UndoOfUndo", testUndoOfUndo},
 	{"UndoDryRun", testUndoDryRun},
 	{"UndoScript", testUndoScript},

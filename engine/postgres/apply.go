@@ -147,6 +147,31 @@ func (x *pgTx) Insert(ctx context.Context, t engine.TableInfo, rows [][]engine.V
 	return nil
 }
 
+var _ engine.TryInserter = (*pgTx)(nil)
+
+// TryInsert re-inserts rows inside a savepoint; if the insert fails (a row
+// with the same key is back, or anything else), the savepoint is rolled
+// back, which also ends a wait-then-fail on a key another transaction
+// inserted meanwhile, and the engine takes the careful path.
+func (x *pgTx) TryInsert(ctx context.Context, t engine.TableInfo, rows [][]engine.Value) (bool, error) {
+	if _, err := x.tx.Exec(ctx, "SAVEPOINT lifebelt_try_insert"); err != nil {
+		return false, fmt.Errorf("postgres: %w", err)
+	}
+	if err := x.Insert(ctx, t, rows); err != nil {
+		if ctx.Err() != nil {
+			return false, err
+		}
+		if _, rerr := x.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT lifebelt_try_insert; RELEASE SAVEPOINT lifebelt_try_insert"); rerr != nil {
+			return false, fmt.Errorf("postgres: rolling back a failed re-insert (%v): %w", err, rerr)
+		}
+		return false, nil
+	}
+	if _, err := x.tx.Exec(ctx, "RELEASE SAVEPOINT lifebelt_try_insert"); err != nil {
+		return false, fmt.Errorf("postgres: %w", err)
+	}
+	return true, nil
+}
+
 // insertValues re-inserts rows with INSERT ... SELECT FROM unnest(...), for
 // tables where row-level security applies to the user (COPY FROM refuses
 // them).

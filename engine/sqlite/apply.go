@@ -143,6 +143,33 @@ func (t *tx) Insert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Va
 	return t.writeEach(ctx, "inserting into", ti, q, args, false)
 }
 
+var _ engine.TryInserter = (*tx)(nil)
+
+// TryInsert re-inserts rows inside a savepoint; if any insert fails (a row
+// with the same key is back, or anything else), everything since the
+// savepoint is rolled back and the engine takes the careful path.
+func (t *tx) TryInsert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Value) (bool, error) {
+	if err := t.usable(); err != nil {
+		return false, err
+	}
+	if err := t.c.cc.exec(ctx, "SAVEPOINT lifebelt_try_insert"); err != nil {
+		return false, fmt.Errorf("sqlite: %w", err)
+	}
+	if err := t.Insert(ctx, ti, rows); err != nil {
+		if ctx.Err() != nil {
+			return false, err
+		}
+		if rerr := t.c.cc.exec(ctx, "ROLLBACK TO lifebelt_try_insert; RELEASE lifebelt_try_insert"); rerr != nil {
+			return false, fmt.Errorf("sqlite: rolling back a failed re-insert (%v): %w", err, rerr)
+		}
+		return false, nil
+	}
+	if err := t.c.cc.exec(ctx, "RELEASE lifebelt_try_insert"); err != nil {
+		return false, fmt.Errorf("sqlite: %w", err)
+	}
+	return true, nil
+}
+
 // Update sets every non-generated column of the row with keys[i] to rows[i].
 func (t *tx) Update(ctx context.Context, ti engine.TableInfo, keys, rows [][]engine.Value) error {
 	m, err := t.undoTable(ctx, ti)
