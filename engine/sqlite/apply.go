@@ -121,10 +121,16 @@ func (t *tx) Fetch(ctx context.Context, ti engine.TableInfo, keys [][]engine.Val
 	return out, nil
 }
 
-// Insert re-inserts rows, leaving generated columns to SQLite.
+// Insert re-inserts rows, leaving generated columns to SQLite. Rows go
+// in multi-row INSERTs with every value bound in one call: per row and
+// per value, statement start-up and crossings into C cost more than
+// SQLite's insert itself.
 func (t *tx) Insert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Value) error {
 	if _, err := t.undoTable(ctx, ti); err != nil {
 		return err
+	}
+	if len(rows) == 0 {
+		return nil
 	}
 	cols, marks := writable(ti), make([]string, 0, len(ti.Columns))
 	names := make([]string, len(cols))
@@ -132,7 +138,9 @@ func (t *tx) Insert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Va
 		names[i] = QuoteIdent(ti.Columns[pos].Name)
 		marks = append(marks, "?")
 	}
-	q := "INSERT INTO main." + QuoteIdent(ti.Name) + "(" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(marks, ", ") + ")"
+	if len(cols) == 0 {
+		return fmt.Errorf("sqlite: inserting into %s: every column is generated", ti.Name)
+	}
 	args := make([][]engine.Value, len(rows))
 	for i, r := range rows {
 		if len(r) != len(ti.Columns) {
@@ -140,8 +148,53 @@ func (t *tx) Insert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Va
 		}
 		args[i] = pick(r, cols)
 	}
-	return t.writeEach(ctx, "inserting into", ti, q, args, false)
+	// At most insertRows rows and 32766 parameters (SQLite's limit) a statement.
+	per := max(1, min(insertRows, 32766/len(cols)))
+	head := "INSERT INTO main." + QuoteIdent(ti.Name) + "(" + strings.Join(names, ", ") + ") VALUES "
+	tuple := "(" + strings.Join(marks, ", ") + ")"
+	query := func(n int) string {
+		return head + strings.TrimSuffix(strings.Repeat(tuple+", ", n), ", ")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cc := t.c.cc
+	stop := cc.watch(ctx)
+	defer stop()
+	var b binder
+	var s *cstmt
+	size := 0
+	defer func() {
+		if s != nil {
+			s.close()
+		}
+	}()
+	for start := 0; start < len(args); start += per {
+		part := args[start:min(start+per, len(args))]
+		if len(part) != size {
+			if s != nil {
+				s.close()
+			}
+			var err error
+			if s, _, err = cc.prepare(query(len(part)), false); err != nil {
+				return fmt.Errorf("sqlite: inserting into %s: %w", ti.Name, ctxErr(ctx, err))
+			}
+			size = len(part)
+		} else {
+			s.reset()
+		}
+		if err := s.bindRows(&b, part); err != nil {
+			return fmt.Errorf("sqlite: inserting into %s: %w", ti.Name, err)
+		}
+		if _, err := s.step(); err != nil {
+			return fmt.Errorf("sqlite: inserting into %s: %w", ti.Name, ctxErr(ctx, err))
+		}
+	}
+	return nil
 }
+
+// insertRows is how many rows one INSERT statement carries.
+const insertRows = 100
 
 var _ engine.TryInserter = (*tx)(nil)
 

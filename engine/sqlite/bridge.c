@@ -133,3 +133,32 @@ int lb_bind_blob(sqlite3_stmt *s, int i, const void *p, int n) {
 	// A zero-length blob must stay a blob, not become NULL.
 	return sqlite3_bind_blob64(s, i, n ? p : "", (sqlite3_uint64)n, LB_SQLITE_TRANSIENT);
 }
+
+// lb_bind_vals binds parameters 1..n from vals in one call. TEXT and BLOB
+// bytes are at offset vals[i].i in arena, which SQLite copies.
+int lb_bind_vals(sqlite3_stmt *s, int n, const lb_val *vals, const char *arena) {
+	for (int i = 0; i < n; i++) {
+		const lb_val *v = &vals[i];
+		int rc;
+		switch (v->type) {
+		case LB_SQLITE_INTEGER:
+			rc = sqlite3_bind_int64(s, i + 1, v->i);
+			break;
+		case LB_SQLITE_FLOAT:
+			rc = sqlite3_bind_double(s, i + 1, v->f);
+			break;
+		case LB_SQLITE_TEXT:
+			rc = lb_bind_text(s, i + 1, v->n ? arena + v->i : "", v->n);
+			break;
+		case LB_SQLITE_BLOB:
+			rc = lb_bind_blob(s, i + 1, v->n ? arena + v->i : "", v->n);
+			break;
+		default:
+			rc = sqlite3_bind_null(s, i + 1);
+		}
+		if (rc != LB_SQLITE_OK) {
+			return rc;
+		}
+	}
+	return LB_SQLITE_OK;
+}

@@ -240,6 +240,53 @@ func (s *cstmt) bind(args []engine.Value) error {
 	return nil
 }
 
+// binder binds many values in one call into C: per value, a crossing
+// costs as much as SQLite's own work for a small row.
+type binder struct {
+	vals  []C.lb_val
+	arena []byte
+}
+
+// bindRows binds rows, one after the other, as parameters 1..n of s.
+func (s *cstmt) bindRows(b *binder, rows [][]engine.Value) error {
+	b.vals, b.arena = b.vals[:0], b.arena[:0]
+	for _, row := range rows {
+		for _, v := range row {
+			cv := C.lb_val{_type: C.LB_SQLITE_NULL}
+			switch v.K {
+			case kNull:
+			case kInt:
+				cv._type, cv.i = C.LB_SQLITE_INTEGER, C.sqlite3_int64(v.I)
+			case kFloat:
+				cv._type, cv.f = C.LB_SQLITE_FLOAT, C.double(v.F)
+			case kText:
+				cv._type, cv.i, cv.n = C.LB_SQLITE_TEXT, C.sqlite3_int64(len(b.arena)), C.int(len(v.S))
+				b.arena = append(b.arena, v.S...)
+			case kBytes:
+				cv._type, cv.i, cv.n = C.LB_SQLITE_BLOB, C.sqlite3_int64(len(b.arena)), C.int(len(v.B))
+				b.arena = append(b.arena, v.B...)
+			default:
+				return fmt.Errorf("sqlite: cannot bind a value of kind %d", v.K)
+			}
+			if len(b.arena) > 1<<30 {
+				return fmt.Errorf("sqlite: values too large to bind at once")
+			}
+			b.vals = append(b.vals, cv)
+		}
+	}
+	if len(b.vals) == 0 {
+		return nil
+	}
+	var arena *C.char
+	if len(b.arena) > 0 {
+		arena = (*C.char)(unsafe.Pointer(&b.arena[0]))
+	}
+	if rc := C.lb_bind_vals(s.s, C.int(len(b.vals)), &b.vals[0], arena); rc != C.LB_SQLITE_OK {
+		return s.c.lastError()
+	}
+	return nil
+}
+
 // step advances to the next row; false at the end.
 func (s *cstmt) step() (bool, error) {
 	switch rc := C.lb_step(s.s, C.int(s.ncol), s.vals); rc {

@@ -73,6 +73,8 @@ typedef struct lb_val {
 // are vals[old .. old+ncol) and vals[nw .. nw+ncol) (-1 when absent); the
 // bytes of TEXT and BLOB values and the "db\0table" name live in the
 // connection's byte arena, at the offset kept in lb_val.i.
+int lb_bind_vals(sqlite3_stmt *s, int n, const lb_val *vals, const char *arena);
+
 typedef struct lb_row {
 	int op, depth, ncol;
 	int name;
