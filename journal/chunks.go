@@ -151,40 +151,78 @@ func (j *Journal) readChunk(seq, cursor int64, desc bool) (c storedChunk, found 
 
 // walkImages decodes entry seq's images chunk by chunk, oldest first or
 // (desc) newest first, and calls fn with each chunk's images in that
-// order. No query is open while fn runs.
+// order. No query is open on fn's goroutine while fn runs: the next chunk
+// is read and decoded on another goroutine meanwhile (through another
+// pooled connection, which in WAL mode never waits for a writer), so the
+// decoding overlaps with what fn does with the chunk before. At most two
+// decoded chunks are held besides fn's.
 func (j *Journal) walkImages(seq int64, desc bool, fn func([]Image) error) error {
-	cursor := int64(0)
-	if desc {
-		cursor = 1 << 62
+	type decoded struct {
+		imgs []Image
+		err  error
 	}
-	var out []Image
-	for {
-		c, found, err := j.readChunk(seq, cursor, desc)
-		if err != nil {
-			return fmt.Errorf("journal: reading images of entry %d: %w", seq, err)
-		}
-		if !found {
-			return nil
-		}
-		cursor = c.first
-		out = make([]Image, 0, c.count)
-		err = decodeChunk(c.data, c.first, c.count, func(r *rawImage) error {
-			im, err := r.image(seq)
-			out = append(out, im)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("journal: entry %d, chunk at image %d: %w", seq, c.first, err)
-		}
+	ch := make(chan decoded, 1)
+	stop := make(chan struct{})
+	go func() {
+		defer close(ch)
+		cursor := int64(0)
 		if desc {
-			for a, b := 0, len(out)-1; a < b; a, b = a+1, b-1 {
-				out[a], out[b] = out[b], out[a]
+			cursor = 1 << 62
+		}
+		for {
+			c, found, err := j.readChunk(seq, cursor, desc)
+			if err != nil {
+				err = fmt.Errorf("journal: reading images of entry %d: %w", seq, err)
+			}
+			if err != nil || !found {
+				select {
+				case ch <- decoded{err: err}:
+				case <-stop:
+				}
+				return
+			}
+			cursor = c.first
+			out := make([]Image, 0, c.count)
+			err = decodeChunk(c.data, c.first, c.count, func(r *rawImage) error {
+				im, err := r.image(seq)
+				out = append(out, im)
+				return err
+			})
+			if err != nil {
+				err = fmt.Errorf("journal: entry %d, chunk at image %d: %w", seq, c.first, err)
+			}
+			if desc {
+				for a, b := 0, len(out)-1; a < b; a, b = a+1, b-1 {
+					out[a], out[b] = out[b], out[a]
+				}
+			}
+			select {
+			case ch <- decoded{imgs: out, err: err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
 			}
 		}
-		if err := fn(out); err != nil {
+	}()
+	defer func() {
+		close(stop)
+		for range ch { // wait for the reader, so nothing outlives the call
+		}
+	}()
+	for d := range ch {
+		if d.err != nil {
+			return d.err
+		}
+		if d.imgs == nil {
+			return nil
+		}
+		if err := fn(d.imgs); err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
 // ImageChunks reads entry seq's images in chunks of at most size, oldest
