@@ -64,6 +64,24 @@ type Journal struct {
 
 	mu     sync.Mutex
 	writer *Writer // the open Writer, if any
+
+	// The write connection, pinned for the journal's life, and what is
+	// known on it (guarded by mu; used by one Writer at a time).
+	wconn *sql.Conn
+	wsync string    // its synchronous setting, "" when unknown
+	tail  tailCache // where the log ended after this process's last write
+}
+
+// tailCache remembers where the log ends, so a write need not look it up.
+// It is trusted only while PRAGMA data_version on the write connection
+// reads as it did then: SQLite changes that value exactly when another
+// connection, in this process or another, has committed to the file.
+type tailCache struct {
+	valid       bool
+	dataVersion int64
+	next        int64  // seq of the next entry
+	prev        string // hash of the last entry (or the header)
+	nextTable   int64  // id of the next image_tables row
 }
 
 // busyTimeoutMS is how long a connection waits for a lock held by another
@@ -433,6 +451,12 @@ func (j *Journal) Close() error {
 	if w != nil {
 		_ = w.Rollback()
 	}
+	j.mu.Lock()
+	if j.wconn != nil {
+		_ = j.wconn.Close()
+		j.wconn = nil
+	}
+	j.mu.Unlock()
 	if err := j.db.Close(); err != nil {
 		return fmt.Errorf("journal: closing %s: %w", j.path, err)
 	}

@@ -22,9 +22,10 @@ type Writer struct {
 	conn *sql.Conn // pinned for the PRAGMA and the transaction
 	tx   *sql.Tx
 	// relaxed: this write commits without fsync (BeginUnsynced).
-	relaxed bool
-	err     error // a failed write: only Rollback is possible
-	done    bool
+	relaxed     bool
+	dataVersion int64 // PRAGMA data_version when the write began
+	err         error // a failed write: only Rollback is possible
+	done        bool
 
 	next      int64  // seq of the next entry
 	prev      string // hash of the last entry (or the header)
@@ -71,47 +72,66 @@ func (j *Journal) begin(relaxed bool) (*Writer, error) {
 		return nil, fmt.Errorf("journal: %s already has an open writer", j.path)
 	}
 	ctx := context.Background()
-	conn, err := j.db.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("journal: beginning a write on %s: %w", j.path, err)
+	fail := func(what string, err error) (*Writer, error) {
+		// A connection in an unknown state is not reused.
+		if j.wconn != nil {
+			_ = j.wconn.Close()
+			j.wconn, j.wsync, j.tail = nil, "", tailCache{}
+		}
+		return nil, fmt.Errorf("journal: %s %s: %w", what, j.path, err)
 	}
-	// Set on every write, not only restored after relaxed ones: a pooled
-	// connection must never carry a relaxed setting into an image commit.
+	if j.wconn == nil {
+		conn, err := j.db.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("journal: beginning a write on %s: %w", j.path, err)
+		}
+		j.wconn, j.wsync, j.tail = conn, "", tailCache{}
+	}
+	// Durable (FULL) unless this write is relaxed; set whenever it differs
+	// from what the connection has, so a relaxed setting never carries
+	// over into an image commit.
 	level := "FULL"
 	if relaxed {
 		level = "NORMAL"
 	}
-	{
-		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous="+level); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("journal: beginning a write on %s: %w", j.path, err)
+	if j.wsync != level {
+		if _, err := j.wconn.ExecContext(ctx, "PRAGMA synchronous="+level); err != nil {
+			return fail("beginning a write on", err)
+		}
+		j.wsync = level
+	}
+	tx, err := j.wconn.BeginTx(ctx, nil)
+	if err != nil {
+		return fail("beginning a write on", err)
+	}
+	w := &Writer{j: j, ctx: ctx, conn: j.wconn, tx: tx, relaxed: relaxed, next: 1, prev: j.hhash, dig: newDigestSet(),
+		tables: map[int64]tableShape{}, defs: map[string]int64{}}
+	// The write lock is held from here on (BEGIN IMMEDIATE): nobody else
+	// can commit until this transaction ends.
+	var dv int64
+	if err := tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&dv); err != nil {
+		_ = tx.Rollback()
+		return fail("reading the data version of", err)
+	}
+	if j.tail.valid && j.tail.dataVersion == dv {
+		w.next, w.prev, w.nextTable = j.tail.next, j.tail.prev, j.tail.nextTable
+	} else {
+		var seq sql.NullInt64
+		var hash sql.NullString
+		err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			_ = tx.Rollback()
+			return fail("reading the last entry of", err)
+		}
+		if seq.Valid {
+			w.next, w.prev = seq.Int64+1, hash.String
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM image_tables`).Scan(&w.nextTable); err != nil {
+			_ = tx.Rollback()
+			return fail("reading table ids of", err)
 		}
 	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		w := &Writer{conn: conn, relaxed: relaxed}
-		w.restoreSync()
-		conn.Close()
-		return nil, fmt.Errorf("journal: beginning a write on %s: %w", j.path, err)
-	}
-	w := &Writer{j: j, ctx: ctx, conn: conn, tx: tx, relaxed: relaxed, next: 1, prev: j.hhash, dig: newDigestSet(),
-		tables: map[int64]tableShape{}, defs: map[string]int64{}}
-	var seq sql.NullInt64
-	var hash sql.NullString
-	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		_ = tx.Rollback()
-		conn.Close()
-		return nil, fmt.Errorf("journal: reading the last entry of %s: %w", j.path, err)
-	}
-	if seq.Valid {
-		w.next, w.prev = seq.Int64+1, hash.String
-	}
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM image_tables`).Scan(&w.nextTable); err != nil {
-		_ = tx.Rollback()
-		conn.Close()
-		return nil, fmt.Errorf("journal: reading table ids of %s: %w", j.path, err)
-	}
+	w.dataVersion = dv
 	j.writer = w
 	return w, nil
 }
@@ -396,9 +416,16 @@ func (w *Writer) Commit() error {
 	}
 	w.closeStmts()
 	if err := w.tx.Commit(); err != nil {
+		w.j.mu.Lock()
+		w.j.tail.valid = false
+		w.j.mu.Unlock()
 		w.finish()
 		return fmt.Errorf("journal: committing %s: %w", w.j.path, err)
 	}
+	// This connection's own commit leaves its data_version as it was.
+	w.j.mu.Lock()
+	w.j.tail = tailCache{valid: true, dataVersion: w.dataVersion, next: w.next, prev: w.prev, nextTable: w.nextTable}
+	w.j.mu.Unlock()
 	w.finish()
 	return nil
 }
@@ -427,21 +454,10 @@ func (w *Writer) closeStmts() {
 
 func (w *Writer) finish() {
 	w.done = true
-	w.restoreSync()
-	_ = w.conn.Close() // back to the pool
 	w.buf = nil
 	w.j.mu.Lock()
 	if w.j.writer == w {
 		w.j.writer = nil
 	}
 	w.j.mu.Unlock()
-}
-
-// restoreSync puts a relaxed connection back to the file's durable setting
-// before it returns to the pool.
-func (w *Writer) restoreSync() {
-	if w.relaxed {
-		_, _ = w.conn.ExecContext(context.Background(), "PRAGMA synchronous=FULL")
-		w.relaxed = false
-	}
 }
