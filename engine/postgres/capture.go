@@ -16,17 +16,21 @@ import (
 const defaultMaxRows = 1000
 
 // Exec runs one statement of a batch with exact images; see engine.Tx.
-// Every statement is re-parsed here (a few microseconds) rather than cached
-// from Split, so Exec depends on nothing but the statement's text.
+// Exec depends on nothing but the statement's text: its tree is the one
+// Split made from that same text, when the session still holds it (see
+// treeCache), else the text is parsed here.
 func (x *pgTx) Exec(ctx context.Context, st engine.Statement, sink engine.Sink, opt engine.ExecOptions) (engine.Result, error) {
-	tree, err := pg_query.Parse(st.Text)
-	if err != nil {
-		return engine.Result{}, syntaxError(st.Text, err)
+	n := x.c.trees.take(st.Text)
+	if n == nil {
+		tree, err := pg_query.Parse(st.Text)
+		if err != nil {
+			return engine.Result{}, syntaxError(st.Text, err)
+		}
+		if len(tree.Stmts) != 1 {
+			return engine.Result{}, fmt.Errorf("postgres: Exec takes exactly one statement, got %d", len(tree.Stmts))
+		}
+		n = tree.Stmts[0].Stmt
 	}
-	if len(tree.Stmts) != 1 {
-		return engine.Result{}, fmt.Errorf("postgres: Exec takes exactly one statement, got %d", len(tree.Stmts))
-	}
-	n := tree.Stmts[0].Stmt
 	if opt.MaxResultRows <= 0 {
 		opt.MaxResultRows = defaultMaxRows
 	}
@@ -126,7 +130,8 @@ type step struct {
 	// rows sees each row as it arrives; its slices are valid only during
 	// the call. Nil ignores rows.
 	rows func(fields []pgconn.FieldDescription, row [][]byte) error
-	// counts, when set, receives the rows as change counters (countersSQL).
+	// counts, when set, receives the rows as change counters: the step
+	// reads them (countersSQL) and its sql is set by send.
 	counts *counts
 	tag    pgconn.CommandTag
 }
@@ -137,7 +142,43 @@ type step struct {
 // and rows stream through without being held. Statements are separated by
 // newlines around the semicolon, so a trailing line comment in one cannot
 // swallow the next. A failing statement ends the round trip.
+//
+// Steps that read the change counters (counts set) run the session's
+// prepared statement of countersSQL: planning that query costs more than
+// running it, and a change reads it twice. The round trip that first needs
+// it prepares it, under a name no earlier one had; a DEALLOCATE in a batch
+// (see other) or an error saying it is gone has it prepared anew.
 func (x *pgTx) send(ctx context.Context, steps ...*step) error {
+	name := x.c.counters
+	var prep *step
+	for _, s := range steps {
+		if s.counts == nil {
+			continue
+		}
+		if name == "" {
+			x.c.countersSeq++
+			name = fmt.Sprintf("lifebelt_counters_%d", x.c.countersSeq)
+			prep = &step{sql: "PREPARE " + name + " AS " + countersSQL}
+		}
+		s.sql = "EXECUTE " + name
+	}
+	if prep == nil {
+		err := x.sendSteps(ctx, steps)
+		var pgErr *pgconn.PgError
+		if name != "" && errors.As(err, &pgErr) && pgErr.Code == "26000" && strings.Contains(pgErr.Message, name) {
+			x.c.counters = "" // deallocated behind Lifebelt's back: this batch fails, the next prepares it again
+		}
+		return err
+	}
+	err := x.sendSteps(ctx, append([]*step{prep}, steps...))
+	if prep.tag.String() == "PREPARE" {
+		x.c.counters = name
+	}
+	return err
+}
+
+// sendSteps is send without the preparation of the counters statement.
+func (x *pgTx) sendSteps(ctx context.Context, steps []*step) error {
 	x.snapshot = true
 	texts := make([]string, len(steps))
 	for i, s := range steps {
@@ -196,9 +237,9 @@ func (x *pgTx) counted(ctx context.Context, change *step, before counts) (counts
 		return counts{}, counts{}, x.send(ctx, append([]*step{change}, x.txidStep()...)...)
 	}
 	var after counts
-	steps := []*step{change, {sql: countersSQL, counts: &after}}
+	steps := []*step{change, {counts: &after}}
 	if before == nil {
-		steps = append([]*step{{sql: countersSQL, counts: &before}}, steps...)
+		steps = append([]*step{{counts: &before}}, steps...)
 	}
 	err := x.send(ctx, append(steps, x.txidStep()...)...)
 	return before, after, err
@@ -259,7 +300,7 @@ func (e *execution) read(ctx context.Context) (engine.Result, error) {
 	user := &step{sql: e.st.Text, rows: e.collector(&res)}
 	steps := []*step{{sql: "SAVEPOINT " + sp}, user}
 	if e.x.c.trackCounts {
-		steps = []*step{steps[0], {sql: countersSQL, counts: &before}, user, {sql: countersSQL, counts: &after}}
+		steps = []*step{steps[0], {counts: &before}, user, {counts: &after}}
 	}
 	if err := e.x.send(ctx, steps...); err != nil {
 		err = e.x.c.wrap("running "+e.st.Verb, err)
@@ -300,6 +341,9 @@ func (e *execution) other(ctx context.Context, n *pg_query.Node, c engine.Statem
 		n.GetNotifyStmt() != nil, n.GetPrepareStmt() != nil, n.GetDeallocateStmt() != nil,
 		n.GetClosePortalStmt() != nil, n.GetCheckPointStmt() != nil:
 		// These change no rows or definitions.
+		if n.GetDeallocateStmt() != nil {
+			e.x.c.counters = "" // it may remove Lifebelt's prepared statement (see send)
+		}
 		return e.collect(ctx, e.st.Text)
 	}
 	reason := c.Verb + " is not imaged"

@@ -77,19 +77,13 @@ func (e *execution) delete(ctx context.Context, d *pg_query.DeleteStmt) (engine.
 		rels = append(rels, r)
 	}
 	plan.names = chooseNames(e.st.Text, rels...)
-	ref := quoteIdent(refName(d.Relation))
 
 	// The rows the statement deletes, as a query: the same target (alias,
 	// ONLY), USING items, WHERE and WITH.
 	var src string
 	if !plan.empty() {
-		tl, err := targetList(fmt.Sprintf("SELECT %[1]s.tableoid AS %[2]s, %[1]s.ctid AS %[3]s, %[1]s.*",
-			ref, quoteIdent(plan.names.name("toid")), quoteIdent(plan.names.name("ctid"))))
-		if err != nil {
-			return engine.Result{}, err
-		}
 		sel := &pg_query.SelectStmt{
-			TargetList:  tl,
+			TargetList:  rowsTargets(refName(d.Relation), plan.names),
 			FromClause:  append([]*pg_query.Node{rangeVarNode(clone(d.Relation))}, cloneList(d.UsingClause)...),
 			WhereClause: clone(d.WhereClause),
 			WithClause:  clone(d.WithClause),
@@ -100,14 +94,13 @@ func (e *execution) delete(ctx context.Context, d *pg_query.DeleteStmt) (engine.
 		plan.exclude = src
 	}
 
-	rw := clone(d)
+	rw := shallow(d)
 	if len(rw.ReturningList) > 0 {
 		e.sink.Warn("the statement's RETURNING list was replaced by Lifebelt's to capture the deleted rows; its rows are not shown")
 	}
-	if rw.ReturningList, err = targetList("SELECT " + ref + ".*"); err != nil {
-		return engine.Result{}, err
-	}
-	sql, exact := deparseExact(&pg_query.Node{Node: &pg_query.Node_DeleteStmt{DeleteStmt: rw}})
+	rw.ReturningList = []*pg_query.Node{resTarget(colStar(refName(d.Relation)), "")}
+	sql, exact := exactSQL(&pg_query.Node{Node: &pg_query.Node_DeleteStmt{DeleteStmt: rw}},
+		withReturning(e.st.Text, len(d.ReturningList) > 0, quoteIdent(refName(d.Relation))+".*"))
 	if !exact {
 		return e.unguarded(ctx, "the statement could not be rewritten exactly to capture its rows")
 	}
@@ -161,15 +154,13 @@ func (e *execution) insert(ctx context.Context, ins *pg_query.InsertStmt) (engin
 	if oc := ins.OnConflictClause; oc != nil && oc.Action == pg_query.OnConflictAction_ONCONFLICT_UPDATE {
 		return e.upsert(ctx, ins, t)
 	}
-	rw := clone(ins)
-	ref := quoteIdent(refName(ins.Relation))
+	rw := shallow(ins)
 	if len(rw.ReturningList) > 0 {
 		e.sink.Warn("the statement's RETURNING list was replaced by Lifebelt's to capture the inserted rows; its rows are not shown")
 	}
-	if rw.ReturningList, err = targetList("SELECT " + ref + ".*"); err != nil {
-		return engine.Result{}, err
-	}
-	sql, exact := deparseExact(&pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: rw}})
+	rw.ReturningList = []*pg_query.Node{resTarget(colStar(refName(ins.Relation)), "")}
+	sql, exact := exactSQL(&pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: rw}},
+		withReturning(e.st.Text, len(ins.ReturningList) > 0, quoteIdent(refName(ins.Relation))+".*"))
 	if !exact {
 		return e.unguarded(ctx, "the statement could not be rewritten exactly to capture its rows")
 	}

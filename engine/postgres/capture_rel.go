@@ -43,10 +43,13 @@ func (r *relation) scan() string {
 // names, unique indexes, rules, inheritance and partition children, the
 // foreign keys referencing the table with their columns' names, the
 // schema's name). Any DDL that could change a description changes the
-// digest.
+// digest. Each column's type name is looked up by its oid (an index
+// lookup): a join to pg_type was planned as a scan of all of pg_type,
+// which holds a row type for every table of the database.
 const fingerprintSQL = `SELECT c.oid, c.relkind::text, pg_catalog.md5(concat_ws('|', c.relkind, c.relhasrules, n.nspname, c.relname,
-	(SELECT string_agg(concat_ws(':', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attgenerated, a.attidentity, t.typname, tn.nspname), ',' ORDER BY a.attnum)
-		FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
+	(SELECT string_agg(concat_ws(':', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attgenerated, a.attidentity,
+			(SELECT t.typname || ':' || tn.nspname FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace WHERE t.oid = a.atttypid)), ',' ORDER BY a.attnum)
+		FROM pg_catalog.pg_attribute a
 		WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
 	(SELECT string_agg(concat_ws(':', i.indexrelid, i.indkey, i.indisprimary, i.indisunique, i.indisvalid, i.indpred IS NULL, i.indexprs IS NULL, i.indnkeyatts, ic.relname), ',' ORDER BY i.indexrelid)
 		FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid),

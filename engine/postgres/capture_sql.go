@@ -26,15 +26,6 @@ func parseSelect(sql string) (*pg_query.SelectStmt, error) {
 	return res.Stmts[0].Stmt.GetSelectStmt(), nil
 }
 
-// targetList parses "SELECT <list>" and returns the list, for RETURNING.
-func targetList(sql string) ([]*pg_query.Node, error) {
-	s, err := parseSelect(sql)
-	if err != nil {
-		return nil, err
-	}
-	return s.TargetList, nil
-}
-
 // whereOf parses "SELECT 1 WHERE <cond>" and returns the condition.
 func whereOf(cond string) (*pg_query.Node, error) {
 	s, err := parseSelect("SELECT 1 WHERE " + cond)
@@ -95,6 +86,76 @@ func selectNode(s *pg_query.SelectStmt) *pg_query.Node {
 	return &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: s}}
 }
 
+// Lifebelt's additions to a statement (helper columns, join conditions,
+// RETURNING lists) are built as trees directly rather than parsed from
+// templates: a name is the plain string of a String node, never SQL text,
+// so no quoting is involved, and each shape is the one the parser gives
+// the equivalent SQL (TestBuiltNodesMatchParser holds them to it). The
+// whole rewritten statement still goes through deparseExact.
+
+// colRef is a column reference a.b (or a lone a: a whole-row reference).
+func colRef(names ...string) *pg_query.Node {
+	fields := make([]*pg_query.Node, len(names))
+	for i, n := range names {
+		fields[i] = pg_query.MakeStrNode(n)
+	}
+	return &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{Fields: fields, Location: -1}}}
+}
+
+// colStar is rel.*.
+func colStar(rel string) *pg_query.Node {
+	return &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{
+		Fields: []*pg_query.Node{pg_query.MakeStrNode(rel), {Node: &pg_query.Node_AStar{AStar: &pg_query.A_Star{}}}}, Location: -1}}}
+}
+
+// rowStar is (rel.col).*.
+func rowStar(rel, col string) *pg_query.Node {
+	return &pg_query.Node{Node: &pg_query.Node_AIndirection{AIndirection: &pg_query.A_Indirection{
+		Arg: colRef(rel, col), Indirection: []*pg_query.Node{{Node: &pg_query.Node_AStar{AStar: &pg_query.A_Star{}}}}}}}
+}
+
+// resTarget is an item of a target or RETURNING list, "val AS name"
+// (name empty: no AS).
+func resTarget(val *pg_query.Node, name string) *pg_query.Node {
+	return &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Name: name, Val: val, Location: -1}}}
+}
+
+// eqExpr is l = r.
+func eqExpr(l, r *pg_query.Node) *pg_query.Node {
+	return &pg_query.Node{Node: &pg_query.Node_AExpr{AExpr: &pg_query.A_Expr{Kind: pg_query.A_Expr_Kind_AEXPR_OP,
+		Name: []*pg_query.Node{pg_query.MakeStrNode("=")}, Lexpr: l, Rexpr: r, Location: -1}}}
+}
+
+// newSelect is a plain SELECT, with the fields the parser sets on one.
+func newSelect(targets []*pg_query.Node, from ...*pg_query.Node) *pg_query.SelectStmt {
+	return &pg_query.SelectStmt{TargetList: targets, FromClause: from,
+		LimitOption: pg_query.LimitOption_LIMIT_OPTION_DEFAULT, Op: pg_query.SetOperation_SETOP_NONE}
+}
+
+// rowsTargets is "ref.tableoid AS toid, ref.ctid AS ctid, ref.*".
+func rowsTargets(ref string, names helperNames) []*pg_query.Node {
+	return []*pg_query.Node{
+		resTarget(colRef(ref, "tableoid"), names.name("toid")),
+		resTarget(colRef(ref, "ctid"), names.name("ctid")),
+		resTarget(colStar(ref), ""),
+	}
+}
+
+// shallow copies a message's fields but not what they point to: the copy
+// shares the original's sub-trees and lists, which neither may change
+// afterwards (rewrites replace a list, never append to it in place). It
+// copies every field the message has, including ones added by a newer
+// pg_query, as proto.Clone would.
+func shallow[T proto.Message](m T) T {
+	src := m.ProtoReflect()
+	dst := src.New()
+	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		dst.Set(fd, v)
+		return true
+	})
+	return dst.Interface().(T)
+}
+
 // refName is how the statement refers to its target: the alias, else the
 // bare relation name (a schema-qualified target is still referred to by
 // its bare name).
@@ -148,59 +209,4 @@ func columnList(alias string, cols []string) string {
 		parts[i] = alias + "." + quoteIdent(c)
 	}
 	return strings.Join(parts, ", ")
-}
-
-// deparseExact prints a rewritten statement and checks that printing lost
-// nothing: the printed text must parse back to the same tree (locations
-// aside, nested AND/OR flattened as the parser does). A statement the
-// deparser cannot print faithfully is refused rather than run changed.
-// It normalizes n in place: callers pass a tree they no longer need.
-func deparseExact(n *pg_query.Node) (string, bool) {
-	sql, err := deparse(n)
-	if err != nil {
-		return "", false
-	}
-	res, err := pg_query.Parse(sql)
-	if err != nil || len(res.Stmts) != 1 {
-		return "", false
-	}
-	a, b := n, res.Stmts[0].Stmt
-	normalize(a.ProtoReflect())
-	normalize(b.ProtoReflect())
-	return sql, equalNodes(a, b)
-}
-
-func equalNodes(a, b *pg_query.Node) bool { return proto.Equal(a, b) }
-
-// normalize clears locations and flattens nested AND/OR lists in place.
-func normalize(m protoreflect.Message) {
-	if be, ok := m.Interface().(*pg_query.BoolExpr); ok && be.Boolop != pg_query.BoolExprType_NOT_EXPR {
-		var flat []*pg_query.Node
-		var add func(ns []*pg_query.Node)
-		add = func(ns []*pg_query.Node) {
-			for _, a := range ns {
-				if sub := a.GetBoolExpr(); sub != nil && sub.Boolop == be.Boolop {
-					add(sub.Args)
-					continue
-				}
-				flat = append(flat, a)
-			}
-		}
-		add(be.Args)
-		be.Args = flat
-	}
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case fd.Name() == "location" || fd.Name() == "stmt_location" || fd.Name() == "stmt_len":
-			m.Clear(fd)
-		case fd.IsList() && fd.Message() != nil:
-			l := v.List()
-			for i := 0; i < l.Len(); i++ {
-				normalize(l.Get(i).Message())
-			}
-		case fd.Message() != nil && !fd.IsMap():
-			normalize(v.Message())
-		}
-		return true
-	})
 }

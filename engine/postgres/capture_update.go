@@ -55,32 +55,11 @@ func (e *execution) update(ctx context.Context, u *pg_query.UpdateStmt) (engine.
 	}
 	names := chooseNames(e.st.Text, rels...)
 	plan.names = names
-	ref := quoteIdent(refName(u.Relation))
-	q := func(s string) string { return quoteIdent(names.name(s)) }
-
-	sub, err := parseSelect(fmt.Sprintf("SELECT %[1]s.tableoid AS %[2]s, %[1]s.ctid AS %[3]s, %[1]s AS %[4]s FROM x",
-		q("self"), q("toid"), q("ctid"), q("row")))
-	if err != nil {
-		return engine.Result{}, err
-	}
-	self := clone(u.Relation)
-	self.Alias = &pg_query.Alias{Aliasname: names.name("self")}
-	sub.FromClause = []*pg_query.Node{rangeVarNode(self)}
-	rw := clone(u)
-	old := &pg_query.RangeSubselect{Subquery: selectNode(sub), Alias: &pg_query.Alias{Aliasname: names.name("old")}}
-	rw.FromClause = append([]*pg_query.Node{{Node: &pg_query.Node_RangeSubselect{RangeSubselect: old}}}, rw.FromClause...)
-	join, err := whereOf(fmt.Sprintf("%[1]s.ctid = %[2]s.%[3]s AND %[1]s.tableoid = %[2]s.%[4]s", ref, q("old"), q("ctid"), q("toid")))
-	if err != nil {
-		return engine.Result{}, err
-	}
-	rw.WhereClause = and(join, rw.WhereClause)
 	if len(u.ReturningList) > 0 {
 		e.sink.Warn("the statement's RETURNING list was replaced by Lifebelt's to capture the updated rows; its rows are not shown")
 	}
-	if rw.ReturningList, err = targetList(fmt.Sprintf("SELECT %[1]s.%[2]s, %[3]s.tableoid, (%[1]s.%[4]s).*, %[3]s.*", q("old"), q("toid"), ref, q("row"))); err != nil {
-		return engine.Result{}, err
-	}
-	sql, exact := deparseExact(&pg_query.Node{Node: &pg_query.Node_UpdateStmt{UpdateStmt: rw}})
+	rw := updateRewrite(u, names)
+	sql, exact := exactSQL(&pg_query.Node{Node: &pg_query.Node_UpdateStmt{UpdateStmt: rw}}, spliceUpdate(e.st.Text, u, names))
 	if !exact {
 		return e.unguarded(ctx, "the statement could not be rewritten exactly to capture its rows")
 	}
@@ -134,6 +113,40 @@ func (e *execution) update(ctx context.Context, u *pg_query.UpdateStmt) (engine.
 	return engine.Result{RowsAffected: tag.RowsAffected()}, nil
 }
 
+// updateRewrite is the statement update runs: u with the subselect of old
+// rows first in FROM, the join to it added to WHERE and Lifebelt's
+// RETURNING list. u itself is not changed.
+func updateRewrite(u *pg_query.UpdateStmt, names helperNames) *pg_query.UpdateStmt {
+	ref := refName(u.Relation)
+	self, old := names.name("self"), names.name("old")
+	toid, ctid, row := names.name("toid"), names.name("ctid"), names.name("row")
+	// SELECT self.tableoid AS toid, self.ctid AS ctid, self AS row FROM <target> AS self
+	target := shallow(u.Relation)
+	target.Alias = &pg_query.Alias{Aliasname: self}
+	sub := newSelect([]*pg_query.Node{
+		resTarget(colRef(self, "tableoid"), toid),
+		resTarget(colRef(self, "ctid"), ctid),
+		resTarget(colRef(self), row),
+	}, rangeVarNode(target))
+	oldRows := &pg_query.RangeSubselect{Subquery: selectNode(sub), Alias: &pg_query.Alias{Aliasname: old}}
+	rw := shallow(u)
+	rw.FromClause = append([]*pg_query.Node{{Node: &pg_query.Node_RangeSubselect{RangeSubselect: oldRows}}}, u.FromClause...)
+	// ref.ctid = old.ctid AND ref.tableoid = old.toid
+	join := pg_query.MakeBoolExprNode(pg_query.BoolExprType_AND_EXPR, []*pg_query.Node{
+		eqExpr(colRef(ref, "ctid"), colRef(old, ctid)),
+		eqExpr(colRef(ref, "tableoid"), colRef(old, toid)),
+	}, -1)
+	rw.WhereClause = and(join, u.WhereClause)
+	// RETURNING old.toid, ref.tableoid, (old.row).*, ref.*
+	rw.ReturningList = []*pg_query.Node{
+		resTarget(colRef(old, toid), ""),
+		resTarget(colRef(ref, "tableoid"), ""),
+		resTarget(rowStar(old, row), ""),
+		resTarget(colStar(ref), ""),
+	}
+	return rw
+}
+
 // rekeyedRows returns, per foreign key, a query selecting the target rows
 // whose referenced columns the UPDATE changes: the statement's own target,
 // FROM items, WHERE and WITH, plus "(old key) IS DISTINCT FROM (new key)"
@@ -173,13 +186,8 @@ func (e *execution) rekeyedRows(u *pg_query.UpdateStmt, sets map[string]*pg_quer
 				newRow.Args[i] = clone(rt.Val)
 			}
 		}
-		tl, err := targetList(fmt.Sprintf("SELECT %[1]s.tableoid AS %[2]s, %[1]s.ctid AS %[3]s, %[1]s.*",
-			ref, quoteIdent(names.name("toid")), quoteIdent(names.name("ctid"))))
-		if err != nil {
-			return "", err
-		}
 		sel := &pg_query.SelectStmt{
-			TargetList:  tl,
+			TargetList:  rowsTargets(refName(u.Relation), names),
 			FromClause:  append([]*pg_query.Node{rangeVarNode(clone(u.Relation))}, cloneList(u.FromClause)...),
 			WhereClause: and(clone(u.WhereClause), cond),
 			WithClause:  clone(u.WithClause),

@@ -86,15 +86,13 @@ func (e *execution) upsert(ctx context.Context, ins *pg_query.InsertStmt, t *rel
 	if err != nil {
 		return e.unguarded(ctx, "its conflicting rows could not be selected in advance")
 	}
-	rw := clone(ins)
-	ref := quoteIdent(refName(ins.Relation))
+	rw := shallow(ins)
 	if len(rw.ReturningList) > 0 {
 		e.sink.Warn("the statement's RETURNING list was replaced by Lifebelt's to capture the changed rows; its rows are not shown")
 	}
-	if rw.ReturningList, err = targetList("SELECT " + ref + ".*"); err != nil {
-		return engine.Result{}, err
-	}
-	sql, exact := deparseExact(&pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: rw}})
+	rw.ReturningList = []*pg_query.Node{resTarget(colStar(refName(ins.Relation)), "")}
+	sql, exact := exactSQL(&pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: rw}},
+		withReturning(e.st.Text, len(ins.ReturningList) > 0, quoteIdent(refName(ins.Relation))+".*"))
 	if !exact {
 		return e.unguarded(ctx, "the statement could not be rewritten exactly to capture its rows")
 	}

@@ -23,6 +23,10 @@
 //   - DROP TABLE and TRUNCATE lock their tables, then image every row and
 //     the table's definition; other DDL records definitions before and after.
 //
+// A rewritten statement runs only if its text parses back to exactly the
+// rewritten tree: the user's own text with Lifebelt's clauses spliced in,
+// else the tree printed by pg_query's deparser.
+//
 // Every change is then checked against the transaction's own per-table
 // change counters (pg_stat_xact_*): a table the images cover must have
 // changed by exactly as many rows as were imaged, or the batch stops; rows

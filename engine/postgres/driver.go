@@ -126,6 +126,12 @@ type conn struct {
 	// rels are table descriptions kept for the session, revalidated by
 	// digest in each transaction (see fingerprintSQL).
 	rels map[uint32]*relation
+	// trees are the parse trees of statements Split returned, for Exec.
+	trees treeCache
+	// counters names the session's prepared statement of countersSQL, ""
+	// until it is prepared (see send); countersSeq numbers those names.
+	counters    string
+	countersSeq int
 }
 
 // touch notes that a query ran in the open transaction, if any, and so

@@ -14,23 +14,42 @@ import (
 
 // Split splits a batch with PostgreSQL's own parser (pg_query) and
 // classifies each statement from its parse tree.
-func (c *conn) Split(sql string) ([]engine.Statement, error) { return split(sql) }
+// The statements' trees are kept for Exec (see treeCache).
+func (c *conn) Split(sql string) ([]engine.Statement, error) {
+	sts, trees, err := splitTrees(sql)
+	if err != nil {
+		return nil, err
+	}
+	texts := make([]string, len(sts))
+	for i, st := range sts {
+		texts[i] = st.Text
+	}
+	c.trees.put(texts, trees)
+	return sts, nil
+}
 
 // split parses the whole batch once: the parser's statement locations are
 // the exact boundaries SplitWithParser would report, and the same parse
 // yields the trees that classify each statement.
 func split(text string) ([]engine.Statement, error) {
+	sts, _, err := splitTrees(text)
+	return sts, err
+}
+
+// splitTrees is split that also returns each statement's parse tree.
+func splitTrees(text string) ([]engine.Statement, []*pg_query.Node, error) {
 	if i := strings.IndexByte(text, 0); i >= 0 {
-		return nil, &engine.SyntaxError{Offset: i, Msg: "the text contains a NUL byte, which PostgreSQL does not accept"}
+		return nil, nil, &engine.SyntaxError{Offset: i, Msg: "the text contains a NUL byte, which PostgreSQL does not accept"}
 	}
 	if !utf8.ValidString(text) {
-		return nil, &engine.SyntaxError{Offset: firstInvalidUTF8(text), Msg: "the text is not valid UTF-8"}
+		return nil, nil, &engine.SyntaxError{Offset: firstInvalidUTF8(text), Msg: "the text is not valid UTF-8"}
 	}
 	res, err := pg_query.Parse(text)
 	if err != nil {
-		return nil, syntaxError(text, err)
+		return nil, nil, syntaxError(text, err)
 	}
 	out := make([]engine.Statement, 0, len(res.Stmts))
+	trees := make([]*pg_query.Node, 0, len(res.Stmts))
 	for _, raw := range res.Stmts {
 		start := int(raw.StmtLocation)
 		end := len(text)
@@ -38,7 +57,7 @@ func split(text string) ([]engine.Statement, error) {
 			end = start + int(raw.StmtLen)
 		}
 		if start < 0 || end > len(text) || start > end {
-			return nil, &engine.SyntaxError{Offset: 0, Msg: "the parser reported a statement outside the text"}
+			return nil, nil, &engine.SyntaxError{Offset: 0, Msg: "the parser reported a statement outside the text"}
 		}
 		seg := text[start:end]
 		trimmed := strings.TrimLeft(seg, " \t\r\n\f\v")
@@ -52,8 +71,9 @@ func split(text string) ([]engine.Statement, error) {
 		st.Offset = start
 		st.Text = trimmed
 		out = append(out, st)
+		trees = append(trees, raw.Stmt)
 	}
-	return out, nil
+	return out, trees, nil
 }
 
 // syntaxError turns a parser error into an *engine.SyntaxError. The parser
@@ -97,7 +117,14 @@ func firstInvalidUTF8(s string) int {
 // parse tree; text is the statement's source, used only to name the verb of
 // statements this function does not know.
 func classify(n *pg_query.Node, text string) engine.Statement {
-	st := engine.Statement{Kind: engine.KindOther, Verb: firstKeyword(text)}
+	st := engine.Statement{Kind: engine.KindOther}
+	switch {
+	case n.GetSelectStmt() != nil, n.GetInsertStmt() != nil, n.GetUpdateStmt() != nil, n.GetDeleteStmt() != nil, n.GetMergeStmt() != nil:
+		// Their verb comes from the tree, below; the others' first keyword
+		// takes a scan of the text.
+	default:
+		st.Verb = firstKeyword(text)
+	}
 	switch {
 	case n.GetSelectStmt() != nil:
 		s := n.GetSelectStmt()
