@@ -195,13 +195,14 @@ func chunkImages(ctx context.Context, tx *sql.Tx) error {
 	defer rows.Close()
 	// The query stays open while chunks are inserted: SQLite allows
 	// writing one table while reading another on the same connection.
-	var buf []byte
+	var buf, zbuf []byte
 	var seq, first, count, next int64
 	write := func() error {
 		if count == 0 {
 			return nil
 		}
-		_, err := ins.ExecContext(ctx, seq, first, count, buf)
+		zbuf = compressChunk(zbuf, buf)
+		_, err := ins.ExecContext(ctx, seq, first, count, zbuf)
 		buf, count = buf[:0], 0
 		return err
 	}

@@ -335,6 +335,7 @@ func (v *verifier) scan(q string, fn func(*sql.Rows) error) error {
 
 func (v *verifier) chunks(get func(int64, string) *entryDigest) error {
 	var seq, next int64
+	var scratch []byte
 	return v.scan(`SELECT seq, first_ord, count, data FROM image_chunks ORDER BY seq, first_ord`,
 		func(rows *sql.Rows) error {
 			var s, first, count int64
@@ -360,7 +361,7 @@ func (v *verifier) chunks(get func(int64, string) *entryDigest) error {
 				return nil
 			}
 			next = first + count
-			err := decodeChunk(data, first, count, func(r *rawImage) error {
+			err := decodeStoredChunk(&scratch, data, first, count, func(r *rawImage) error {
 				v.rep.Images++
 				d.count++
 				frameImage(d.images, s, r.ord, r.tbl, r.op, r.key, r.before, r.after)

@@ -75,7 +75,8 @@ func readStored(t *testing.T, db *sql.DB, seq int64) []storedImage {
 		if err := rows.Scan(&first, &count, &data); err != nil {
 			t.Fatal(err)
 		}
-		err := decodeChunk(data, first, count, func(r *rawImage) error {
+		var scratch []byte
+		err := decodeStoredChunk(&scratch, data, first, count, func(r *rawImage) error {
 			cp := func(b []byte) []byte {
 				if b == nil {
 					return nil
@@ -114,7 +115,7 @@ func writeStored(t *testing.T, db *sql.DB, seq, first int64, imgs []storedImage,
 				}
 			}
 		}
-		if _, err := db.Exec(`INSERT INTO image_chunks VALUES (?, ?, ?, ?)`, seq, first+int64(i), len(part), buf); err != nil {
+		if _, err := db.Exec(`INSERT INTO image_chunks VALUES (?, ?, ?, ?)`, seq, first+int64(i), len(part), compressChunk(nil, buf)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,7 +45,15 @@ type Writer struct {
 	buf        []byte
 	chunkFirst int64
 	chunkCount int64
-	insChunk   *sql.Stmt // prepared on first use
+
+	// The storer goroutine (see handOff); only it uses zbuf, insChunk and
+	// dig.images while jobs is open.
+	jobs     chan chunkJob
+	free     chan []byte // buffers the storer is done with
+	stored   chan struct{}
+	serr     atomic.Pointer[error]
+	zbuf     []byte    // a chunk compressed
+	insChunk *sql.Stmt // prepared on first use
 }
 
 type tableShape struct{ cols, key int }
@@ -230,45 +239,125 @@ func (w *Writer) AddImage(seq, table int64, op byte, key, before, after []Value)
 	mark := len(w.buf)
 	w.buf = append(w.buf, op)
 	w.buf = binary.AppendUvarint(w.buf, uint64(table))
-	var k, b, a [2]int
 	var okK, okB, okA bool
-	w.buf, k, okK = appendChunkRow(w.buf, key)
-	w.buf, b, okB = appendChunkRow(w.buf, before)
-	w.buf, a, okA = appendChunkRow(w.buf, after)
+	w.buf, _, okK = appendChunkRow(w.buf, key)
+	w.buf, _, okB = appendChunkRow(w.buf, before)
+	w.buf, _, okA = appendChunkRow(w.buf, after)
 	if !okK || !okB || !okA {
 		w.buf = w.buf[:mark]
 		return fmt.Errorf("journal: image of table %d holds a value of unknown kind or a row over 4 GB", table)
 	}
-	frameImage(w.dig.images, seq, w.ord+1, table, op, w.span(k), w.span(b), w.span(a))
 	w.chunkCount++
 	w.ord++
 	w.pending = true
 	if len(w.buf) >= chunkBytes {
-		return w.flush()
+		return w.handOff()
 	}
 	return nil
 }
 
-func (w *Writer) span(s [2]int) []byte {
-	if s[0] < 0 {
-		return nil
-	}
-	return w.buf[s[0]:s[1]:s[1]]
+// A full chunk is hashed, compressed and inserted on a second goroutine
+// (the storer) while the caller goes on encoding the next one: a guarded
+// statement's images are produced on one core and stored on the other.
+// Chunks are stored in the order they were handed off, and the entry's
+// digest is only read once the storer has drained (Append).
+
+// chunkJob is one chunk for the storer.
+type chunkJob struct {
+	seq, first, count int64
+	buf               []byte
 }
 
-// flush writes the chunk being filled as one image_chunks row.
-func (w *Writer) flush() error {
-	if w.chunkCount == 0 {
+// handOff passes the chunk being filled to the storer and starts a new one.
+func (w *Writer) handOff() error {
+	if w.jobs == nil {
+		w.jobs = make(chan chunkJob, 1)
+		w.free = make(chan []byte, 3)
+		w.stored = make(chan struct{})
+		go w.storer()
+	}
+	if err := w.storeErr(); err != nil {
+		return err
+	}
+	w.jobs <- chunkJob{seq: w.next, first: w.chunkFirst, count: w.chunkCount, buf: w.buf}
+	select {
+	case b := <-w.free:
+		w.buf = b[:0]
+	default:
+		w.buf = make([]byte, 0, chunkBytes+chunkBytes/4)
+	}
+	w.chunkCount = 0
+	return nil
+}
+
+// storer stores handed-off chunks until jobs is closed; the first error
+// stops it (later chunks are dropped, and the writer can only roll back).
+func (w *Writer) storer() {
+	defer close(w.stored)
+	failed := false
+	for job := range w.jobs {
+		if !failed {
+			if err := w.store(job); err != nil {
+				w.serr.Store(&err)
+				failed = true
+			}
+		}
+		select {
+		case w.free <- job.buf:
+		default:
+		}
+	}
+}
+
+func (w *Writer) storeErr() error {
+	if p := w.serr.Load(); p != nil {
+		return w.fail(fmt.Sprintf("writing images of entry %d", w.next), *p)
+	}
+	return nil
+}
+
+// drain waits for the storer to store every chunk handed off so far.
+func (w *Writer) drain() error {
+	if w.jobs != nil {
+		close(w.jobs)
+		<-w.stored
+		w.jobs = nil
+	}
+	return w.storeErr()
+}
+
+// store hashes one chunk's images into the entry's digest, compresses the
+// chunk and inserts it.
+func (w *Writer) store(job chunkJob) error {
+	err := decodeChunk(job.buf, job.first, job.count, func(r *rawImage) error {
+		frameImage(w.dig.images, job.seq, r.ord, r.tbl, r.op, r.key, r.before, r.after)
 		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if w.insChunk == nil {
 		st, err := w.tx.PrepareContext(w.ctx, `INSERT INTO image_chunks (seq, first_ord, count, data) VALUES (?, ?, ?, ?)`)
 		if err != nil {
-			return w.fail(fmt.Sprintf("writing images of entry %d", w.next), err)
+			return err
 		}
 		w.insChunk = st
 	}
-	if _, err := w.insChunk.ExecContext(w.ctx, w.next, w.chunkFirst, w.chunkCount, w.buf); err != nil {
+	w.zbuf = compressChunk(w.zbuf, job.buf)
+	_, err = w.insChunk.ExecContext(w.ctx, job.seq, job.first, job.count, w.zbuf)
+	return err
+}
+
+// flush stores the chunk being filled, on this goroutine, after every
+// chunk handed off before it.
+func (w *Writer) flush() error {
+	if err := w.drain(); err != nil {
+		return err
+	}
+	if w.chunkCount == 0 {
+		return nil
+	}
+	if err := w.store(chunkJob{seq: w.next, first: w.chunkFirst, count: w.chunkCount, buf: w.buf}); err != nil {
 		return w.fail(fmt.Sprintf("writing images of entry %d", w.next), err)
 	}
 	w.buf, w.chunkCount = w.buf[:0], 0
@@ -414,6 +503,9 @@ func (w *Writer) Commit() error {
 	if w.pending {
 		return fmt.Errorf("journal: data was added for entry %d but the entry was not appended; append it or roll back", w.next)
 	}
+	if err := w.drain(); err != nil {
+		return fmt.Errorf("journal: cannot commit after a failed write; roll back: %w", err)
+	}
 	w.closeStmts()
 	if err := w.tx.Commit(); err != nil {
 		w.j.mu.Lock()
@@ -436,6 +528,7 @@ func (w *Writer) Rollback() error {
 	if w.done {
 		return nil
 	}
+	_ = w.drain() // the storer must be done with the transaction
 	w.closeStmts()
 	err := w.tx.Rollback()
 	w.finish()
@@ -454,7 +547,7 @@ func (w *Writer) closeStmts() {
 
 func (w *Writer) finish() {
 	w.done = true
-	w.buf = nil
+	w.buf, w.zbuf = nil, nil
 	w.j.mu.Lock()
 	if w.j.writer == w {
 		w.j.writer = nil
