@@ -301,20 +301,7 @@ func (v *verifier) images(get func(int64, string) *entryDigest) error {
 				op = sql.RawBytes{'?'}
 			}
 			frameImage(d.images, seq, ord, tbl, op[0], key, before, after)
-			if !d.tableIDs[tbl] {
-				v.problem("entry %d image %d: table %d is not recorded for the entry", seq, ord, tbl)
-			}
-			for _, c := range []struct {
-				b  sql.RawBytes
-				nm string
-			}{{key, "key"}, {before, "before-image"}, {after, "after-image"}} {
-				if c.b == nil {
-					continue
-				}
-				if _, err := DecodeRow(c.b); err != nil {
-					v.problem("entry %d image %d: %s undecodable: %v", seq, ord, c.nm, err)
-				}
-			}
+			v.checkImage(d, seq, ord, tbl, op[0], key, before, after)
 			return nil
 		})
 }

@@ -175,34 +175,29 @@ func buildSchema() *wireSchema {
 // exactly one statement.
 func onlyStmt(result []byte) ([]byte, bool) {
 	s := wire()
-	var raw []byte
-	found := 0
-	ok := eachField(result, func(n protowire.Number, t protowire.Type, v []byte) bool {
-		if n == s.resultStmts {
-			if t != protowire.BytesType {
-				return false
-			}
-			raw = v
-			found++
-		}
-		return true
-	})
-	if !ok || found != 1 {
+	raw, ok := onlyMessage(result, s.resultStmts)
+	if !ok {
 		return nil, false
 	}
-	var stmt []byte
-	found = 0
-	ok = eachField(raw, func(n protowire.Number, t protowire.Type, v []byte) bool {
-		if n == s.rawStmt {
+	return onlyMessage(raw, s.rawStmt)
+}
+
+// onlyMessage returns the payload of field num of an encoded message that
+// holds that field exactly once, length-delimited.
+func onlyMessage(msg []byte, num protowire.Number) ([]byte, bool) {
+	var payload []byte
+	found := 0
+	ok := eachField(msg, func(n protowire.Number, t protowire.Type, v []byte) bool {
+		if n == num {
 			if t != protowire.BytesType {
 				return false
 			}
-			stmt = v
+			payload = v
 			found++
 		}
 		return true
 	})
-	return stmt, ok && found == 1
+	return payload, ok && found == 1
 }
 
 // eachField calls fn with each field of an encoded message: its number,
