@@ -8,10 +8,12 @@ import (
 	"os"
 
 	"lifebelt/cli"
+	"lifebelt/engine"
 	"lifebelt/gui"
 )
 
 func main() {
+	engine.TuneGC()
 	if len(os.Args) > 1 {
 		os.Exit(cli.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}

@@ -18,6 +18,7 @@ type journalSink struct {
 	impact   *impact
 	tables   map[string]int64 // declared tables by signature
 	infos    map[int64]*TableInfo
+	qnames   map[int64]string // qualified names, for the impact counts
 	warnings []string
 	err      error // first error, reported after the statement
 
@@ -59,6 +60,10 @@ func (s *journalSink) Table(t TableInfo) (int64, error) {
 	s.tables[sig] = id
 	ti := t
 	s.infos[id] = &ti
+	if s.qnames == nil {
+		s.qnames = map[int64]string{}
+	}
+	s.qnames[id] = t.QualifiedName()
 	return id, nil
 }
 
@@ -112,7 +117,7 @@ func (s *journalSink) Row(table int64, op Op, before, after []Value) error {
 	if len(s.cur) >= sinkBatch {
 		s.send()
 	}
-	s.impact.add(t.QualifiedName(), op)
+	s.impact.add(s.qnames[table], op)
 	return nil
 }
 
@@ -134,7 +139,8 @@ func (s *journalSink) start() {
 			}
 			for _, r := range batch {
 				if err := s.w.AddImage(s.seq, r.table, byte(r.op), r.key, r.before, r.after); err != nil {
-					s.werr.CompareAndSwap(nil, &err)
+					first := err // err itself stays on the stack
+					s.werr.CompareAndSwap(nil, &first)
 					failed = true
 					break
 				}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -35,6 +36,14 @@ import (
 // timer stopped.
 func Bench(b *testing.B, h Harness) {
 	checkHarness(b, h)
+	gc := debug.SetGCPercent(100) // only reads: restored at once
+	debug.SetGCPercent(gc)
+	limit := debug.SetMemoryLimit(-1) // a negative limit only reads
+	engine.TuneGC()                   // as the program does at start
+	defer func() {
+		debug.SetGCPercent(gc)
+		debug.SetMemoryLimit(limit)
+	}()
 	b.Run("Delete100k", func(b *testing.B) {
 		benchBulk(b, h, 100_000, "DELETE FROM %s WHERE id > 0", true)
 	})
