@@ -63,6 +63,11 @@ type Harness struct {
 	// return when run through a session: settings the session connection
 	// must keep (durability, foreign keys), e.g. "PRAGMA synchronous": "2".
 	SessionSettings map[string]string
+	// KeyVariants are further ways to declare an integer primary key whose
+	// uniqueness is enforced in some other way than an immediate check
+	// that fails the insert (SQLite ON CONFLICT clauses, PostgreSQL
+	// deferrable keys). Undo must detect a re-inserted key under each.
+	KeyVariants []string
 	// AwaitIdle, when set, waits until no client other than db's own is
 	// connected to db's database: a killed process's server session may
 	// still be finishing a COMMIT it sent.

@@ -77,34 +77,42 @@ func testUndoConflicts(t *testing.T, h Harness, nm names) {
 
 // testUndoReinsertConflict undoes a DELETE of many rows, one of which
 // another client has inserted again meanwhile: the fast re-insert of the
-// batch fails, is rolled back completely, and the careful path restores
-// every other row and reports the one conflict.
+// batch must fail, be rolled back completely, and the careful path must
+// restore every other row and report the one conflict, leaving the other
+// client's row alone. It runs for a plain primary key and for each of the
+// dialect's key variants (keys that replace, ignore or defer instead of
+// failing the insert).
 func testUndoReinsertConflict(t *testing.T, h Harness, nm names) {
-	e := newEnv(t, h, nm)
-	tb := e.items("reinsert")
-	for i := 4; i <= 300; i++ {
-		e.exec(tb.sql(fmt.Sprintf("INSERT INTO {t} VALUES (%d, 'r%d', %d)", i, i, i)))
-	}
-	orig := e.rows(tb)
-	p := e.commit(tb.sql("DELETE FROM {t} WHERE {id} > 1"))
-	e.exec(tb.sql("INSERT INTO {t} VALUES (150, 'intruder', 0)"))
-	rep := e.undo(engine.UndoOptions{Entries: p.Seqs()})
-	if len(rep.Conflicts) != 1 || renderRow(rep.Conflicts[0].Key) != "(150)" || !strings.Contains(rep.Conflicts[0].Reason, "inserted") {
-		t.Fatalf("conflicts %+v, want row 150 inserted since", rep.Conflicts)
-	}
-	if rep.Rows != 298 {
-		t.Errorf("undo wrote %d rows, want 298", rep.Rows)
-	}
-	want := slices.Clone(orig)
-	for i, r := range want {
-		if strings.HasPrefix(r, "150|") {
-			want[i] = "150|intruder|0"
-		}
-	}
-	equal(t, "rows after undo", e.rows(tb), want)
-	// The undo's own images are exactly the 298 rows it put back.
-	if n := len(e.images(rep.Seq)); n != 298 {
-		t.Errorf("the undo entry has %d images, want 298", n)
+	for i, key := range append([]string{"integer PRIMARY KEY"}, h.KeyVariants...) {
+		t.Run(strings.ReplaceAll(key, " ", "_"), func(t *testing.T) {
+			e := newEnv(t, h, nm)
+			tb := e.nm.tbl(fmt.Sprintf("reinsert%d", i), "id", "v", "n")
+			e.exec(tb.sql("CREATE TABLE {t} ({id} " + key + ", {v} text NOT NULL, {n} integer)"))
+			for i := 1; i <= 300; i++ {
+				e.exec(tb.sql(fmt.Sprintf("INSERT INTO {t} VALUES (%d, 'r%d', %d)", i, i, i)))
+			}
+			orig := e.rows(tb)
+			p := e.commit(tb.sql("DELETE FROM {t} WHERE {id} > 1"))
+			e.exec(tb.sql("INSERT INTO {t} VALUES (150, 'intruder', 0)"))
+			rep := e.undo(engine.UndoOptions{Entries: p.Seqs()})
+			if len(rep.Conflicts) != 1 || renderRow(rep.Conflicts[0].Key) != "(150)" || !strings.Contains(rep.Conflicts[0].Reason, "inserted") {
+				t.Fatalf("conflicts %+v, want row 150 inserted since", rep.Conflicts)
+			}
+			if rep.Rows != 298 {
+				t.Errorf("undo wrote %d rows, want 298", rep.Rows)
+			}
+			want := slices.Clone(orig)
+			for i, r := range want {
+				if strings.HasPrefix(r, "150|") {
+					want[i] = "150|intruder|0"
+				}
+			}
+			equal(t, "rows after undo", e.rows(tb), want)
+			// The undo's own images are exactly the 298 rows it put back.
+			if n := len(e.images(rep.Seq)); n != 298 {
+				t.Errorf("the undo entry has %d images, want 298", n)
+			}
+		})
 	}
 }
 

@@ -153,7 +153,28 @@ var _ engine.TryInserter = (*pgTx)(nil)
 // with the same key is back, or anything else), the savepoint is rolled
 // back, which also ends a wait-then-fail on a key another transaction
 // inserted meanwhile, and the engine takes the careful path.
+//
+// A unique index whose check is deferrable (DEFERRABLE constraints,
+// pg_index.indimmediate false) does not fail the insert at once, and under
+// session_replication_role = replica (PrepareUndo) its check, a trigger,
+// does not run at all: such a table always takes the careful path.
 func (x *pgTx) TryInsert(ctx context.Context, t engine.TableInfo, rows [][]engine.Value) (bool, error) {
+	tbl := quoteQualified(t.Schema, t.Name)
+	deferred, ok := x.deferredKeys[tbl]
+	if !ok {
+		err := x.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index
+			WHERE indrelid = pg_catalog.to_regclass($1) AND indisunique AND NOT indimmediate)`, tbl).Scan(&deferred)
+		if err != nil {
+			return false, fmt.Errorf("postgres: reading the unique indexes of %s: %w", t.QualifiedName(), err)
+		}
+		if x.deferredKeys == nil {
+			x.deferredKeys = map[string]bool{}
+		}
+		x.deferredKeys[tbl] = deferred
+	}
+	if deferred {
+		return false, nil
+	}
 	if _, err := x.tx.Exec(ctx, "SAVEPOINT lifebelt_try_insert"); err != nil {
 		return false, fmt.Errorf("postgres: %w", err)
 	}

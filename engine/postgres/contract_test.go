@@ -24,6 +24,8 @@ var harness = enginetest.Harness{
 	NewTarget: newTarget,
 	Open:      openDB,
 	Truncate:  func(table string) string { return "TRUNCATE " + table },
+	KeyVariants: []string{"integer PRIMARY KEY DEFERRABLE INITIALLY DEFERRED", "integer PRIMARY KEY DEFERRABLE INITIALLY IMMEDIATE",
+		"integer NOT NULL UNIQUE DEFERRABLE"},
 	// Server defaults a guarded commit must keep to be as durable as a bare one.
 	SessionSettings: map[string]string{"SHOW synchronous_commit": "on", "SHOW session_replication_role": "origin"},
 	RowID:           "ctid",

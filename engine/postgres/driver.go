@@ -234,6 +234,9 @@ type pgTx struct {
 	warned map[string]bool  // warnings given once per batch
 	trace  func(sql string) // tests: sees every statement capture sends
 	txid   string           // once known (TxID)
+	// deferredKeys caches, per quoted table, whether it has a unique index
+	// checked later than its insert (see TryInsert).
+	deferredKeys map[string]bool
 }
 
 // TxID is the transaction's id (it assigns one if needed). A change

@@ -126,6 +126,12 @@ func (t *tx) Fetch(ctx context.Context, ti engine.TableInfo, keys [][]engine.Val
 // per value, statement start-up and crossings into C cost more than
 // SQLite's insert itself.
 func (t *tx) Insert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Value) error {
+	return t.insert(ctx, ti, rows, "INSERT INTO", false)
+}
+
+// insert runs the INSERTs of Insert, starting each with verb; with exact
+// set, each must insert every one of its rows.
+func (t *tx) insert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Value, verb string, exact bool) error {
 	if _, err := t.undoTable(ctx, ti); err != nil {
 		return err
 	}
@@ -148,9 +154,10 @@ func (t *tx) Insert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Va
 		}
 		args[i] = pick(r, cols)
 	}
-	// At most insertRows rows and 32766 parameters (SQLite's limit) a statement.
+	// At most insertRows rows, 32766 parameters (SQLite's limit) and, but
+	// for a single row, insertBytes of values a statement.
 	per := max(1, min(insertRows, 32766/len(cols)))
-	head := "INSERT INTO main." + QuoteIdent(ti.Name) + "(" + strings.Join(names, ", ") + ") VALUES "
+	head := verb + " main." + QuoteIdent(ti.Name) + "(" + strings.Join(names, ", ") + ") VALUES "
 	tuple := "(" + strings.Join(marks, ", ") + ")"
 	query := func(n int) string {
 		return head + strings.TrimSuffix(strings.Repeat(tuple+", ", n), ", ")
@@ -169,8 +176,14 @@ func (t *tx) Insert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Va
 			s.close()
 		}
 	}()
-	for start := 0; start < len(args); start += per {
-		part := args[start:min(start+per, len(args))]
+	for start := 0; start < len(args); {
+		end, bytes := start, 0
+		for end < len(args) && end-start < per && (end == start || bytes+rowBytes(args[end]) <= insertBytes) {
+			bytes += rowBytes(args[end])
+			end++
+		}
+		part := args[start:end]
+		start = end
 		if len(part) != size {
 			if s != nil {
 				s.close()
@@ -189,9 +202,25 @@ func (t *tx) Insert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Va
 		if _, err := s.step(); err != nil {
 			return fmt.Errorf("sqlite: inserting into %s: %w", ti.Name, ctxErr(ctx, err))
 		}
+		if n := int64(C.sqlite3_changes64(cc.db)); exact && n != int64(len(part)) {
+			return fmt.Errorf("sqlite: inserting into %s: %d of %d rows were inserted (a trigger skipped some)", ti.Name, n, len(part))
+		}
 	}
 	return nil
 }
+
+// rowBytes is the size of a row's text and blob values.
+func rowBytes(row []engine.Value) int {
+	n := 0
+	for _, v := range row {
+		n += len(v.S) + len(v.B)
+	}
+	return n
+}
+
+// insertBytes bounds the values one INSERT carries (a single larger row
+// goes alone), so that binding never copies more than that at once.
+const insertBytes = 16 << 20
 
 // insertRows is how many rows one INSERT statement carries.
 const insertRows = 100
@@ -199,8 +228,9 @@ const insertRows = 100
 var _ engine.TryInserter = (*tx)(nil)
 
 // TryInsert re-inserts rows inside a savepoint; if any insert fails (a row
-// with the same key is back, or anything else), everything since the
-// savepoint is rolled back and the engine takes the careful path.
+// with the same key is back, or anything else) or inserts nothing,
+// everything since the savepoint is rolled back and the engine takes the
+// careful path.
 func (t *tx) TryInsert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Value) (bool, error) {
 	if err := t.usable(); err != nil {
 		return false, err
@@ -208,7 +238,10 @@ func (t *tx) TryInsert(ctx context.Context, ti engine.TableInfo, rows [][]engine
 	if err := t.c.cc.exec(ctx, "SAVEPOINT lifebelt_try_insert"); err != nil {
 		return false, fmt.Errorf("sqlite: %w", err)
 	}
-	if err := t.Insert(ctx, ti, rows); err != nil {
+	// OR ABORT overrides a key's own ON CONFLICT clause (REPLACE would
+	// overwrite the row that came back, IGNORE skip ours, ROLLBACK end the
+	// transaction); exact catches a trigger skipping a row.
+	if err := t.insert(ctx, ti, rows, "INSERT OR ABORT INTO", true); err != nil {
 		if ctx.Err() != nil {
 			return false, err
 		}

@@ -1,7 +1,9 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -226,4 +228,40 @@ func TestSyncSequences(t *testing.T) {
 		t.Fatal(err)
 	}
 	equal(t, "sqlite_sequence", query(t, c, "SELECT name, seq FROM sqlite_sequence"), []string{`("a",3)`})
+}
+
+// TestInsertSplitsLargeRows: rows whose values together exceed what one
+// INSERT binds go in several statements, and come back exactly.
+func TestInsertSplitsLargeRows(t *testing.T) {
+	path := newFile(t, `CREATE TABLE big(id INTEGER PRIMARY KEY, b BLOB, s TEXT);`)
+	ctx := context.Background()
+	c := openConn(t, path)
+	ti := engine.TableInfo{Name: "big", Columns: []engine.Column{{Name: "id", Type: "INTEGER"}, {Name: "b", Type: "BLOB"},
+		{Name: "s", Type: "TEXT"}}, Key: []int{0}, KeyKind: engine.KeyPrimary}
+	const n = 40 // 40 MiB in all, more than two statements' worth
+	rows := make([][]engine.Value, n)
+	for i := range rows {
+		blob := bytes.Repeat([]byte{byte(i), 0}, 1<<19)
+		rows[i] = []engine.Value{{K: kInt, I: int64(i + 1)}, {K: kBytes, B: blob}, {K: kText, S: strings.Repeat("x", i)}}
+	}
+	x, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Rollback(ctx)
+	if err := x.(*tx).Insert(ctx, ti, rows); err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	err = x.(*tx).c.cc.query(ctx, "SELECT id, b, s FROM big ORDER BY id", nil, func(r []engine.Value) error {
+		want := rows[got]
+		if r[0].I != want[0].I || !bytes.Equal(r[1].B, want[1].B) || r[2].S != want[2].S || r[2].K != kText {
+			return fmt.Errorf("row %d differs", got+1)
+		}
+		got++
+		return nil
+	})
+	if err != nil || got != n {
+		t.Fatalf("read back %d rows: %v", got, err)
+	}
 }

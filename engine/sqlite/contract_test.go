@@ -26,6 +26,8 @@ var harness = enginetest.Harness{
 	},
 	Open:     openDB,
 	Truncate: func(table string) string { return "DELETE FROM " + table },
+	KeyVariants: []string{"integer PRIMARY KEY ON CONFLICT REPLACE", "integer PRIMARY KEY ON CONFLICT IGNORE",
+		"integer PRIMARY KEY ON CONFLICT ROLLBACK", "integer PRIMARY KEY ON CONFLICT FAIL"},
 	// SQLite's own defaults in rollback-journal mode: a guarded commit must
 	// be as durable as a bare one, and foreign-key actions must run.
 	SessionSettings: map[string]string{"PRAGMA synchronous": "2", "PRAGMA foreign_keys": "1"},
