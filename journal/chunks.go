@@ -237,7 +237,17 @@ func (j *Journal) walkImages(seq int64, desc bool, fn func([]Image) error) error
 				return
 			}
 			cursor = c.first
-			out := make([]Image, 0, c.count)
+			if c.count < 1 {
+				err := fmt.Errorf("journal: entry %d, chunk at image %d records %d images", seq, c.first, c.count)
+				select {
+				case ch <- decoded{err: err}:
+				case <-stop:
+				}
+				return
+			}
+			// The count is only trusted as far as the data could hold it
+			// (an image takes at least 14 bytes).
+			out := make([]Image, 0, min(c.count, int64(len(c.data))/14+1, 1<<16))
 			err = decodeStoredChunk(&scratch, c.data, c.first, c.count, func(r *rawImage) error {
 				im, err := r.image(seq)
 				out = append(out, im)

@@ -78,3 +78,30 @@ func appendRawRow(b, row []byte) []byte {
 	b = append(b, byte(n), byte(n>>8), byte(n>>16), byte(n>>24))
 	return append(b, row...)
 }
+
+// TestReadersRefuseBadCounts: a chunk whose recorded count is damaged is
+// refused by every reader, never a panic.
+func TestReadersRefuseBadCounts(t *testing.T) {
+	for _, count := range []string{"-1", "0", "1099511627776", "2"} {
+		t.Run(count, func(t *testing.T) {
+			path := verifiedJournal(t)
+			db := rawDB(t, path)
+			execSQL("UPDATE image_chunks SET count = "+count+" WHERE seq = 1")(t, db)
+			db.Close()
+			j, err := OpenReadOnly(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.Close()
+			if err := j.Images(1, func(Image) error { return nil }); err == nil {
+				t.Error("Images read a chunk with a damaged count")
+			}
+			if err := j.ImageChunks(1, true, 3, func([]Image) error { return nil }); err == nil {
+				t.Error("ImageChunks read a chunk with a damaged count")
+			}
+			if rep, err := Verify(path); err != nil || rep.OK {
+				t.Errorf("Verify: %+v, %v", rep, err)
+			}
+		})
+	}
+}
