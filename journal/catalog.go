@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // CatalogName is the file name of the backup catalogue inside a journal
@@ -196,11 +198,26 @@ func openCatalog(dir string, create bool) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := migrateCatalog(db, path); err != nil {
+	// Processes opening a new catalogue at once race to switch it to WAL
+	// and create the schema; SQLite answers some of them "locked" at once,
+	// without waiting (a lock upgrade it cannot wait for without risking a
+	// deadlock). They try again after a moment.
+	err = migrateCatalog(db, path)
+	for try := 1; isBusy(err) && try <= 20; try++ {
+		time.Sleep(time.Duration(try) * 10 * time.Millisecond)
+		err = migrateCatalog(db, path)
+	}
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// isBusy reports a SQLite "database is locked" or "busy" error.
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
 // migrateCatalog creates the schema of an empty file (two processes may
