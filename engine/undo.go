@@ -52,7 +52,12 @@ type RowCounter interface {
 	CountRows(ctx context.Context, schema, name string) (int64, error)
 }
 
-const undoBatch = 2000
+// undoBatch is how many images undo applies at a time (fewer round trips
+// per row), undoBatchBytes how many bytes of row values at most.
+const (
+	undoBatch      = 10000
+	undoBatchBytes = 32 << 20
+)
 
 // Undo reverts journaled entries, newest first, in one transaction. Rows
 // changed by anyone since are conflicts: listed, and left alone unless

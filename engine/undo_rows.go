@@ -14,6 +14,7 @@ type rowBatch struct {
 	op    byte
 	imgs  []journal.Image
 	keys  map[string]bool
+	bytes int // of the row values in imgs
 }
 
 // rows undoes the row images of an entry, newest first, in batches.
@@ -27,7 +28,7 @@ func (u *undoer) rows(ctx context.Context, seq int64, skip map[int64]bool) error
 			}
 			keyBuf = journal.EncodeRow(keyBuf[:0], u.currentKey(im))
 			k := string(keyBuf)
-			if len(b.imgs) > 0 && (b.table != im.Table || b.op != im.Op || b.keys[k] || len(b.imgs) >= undoBatch) {
+			if len(b.imgs) > 0 && (b.table != im.Table || b.op != im.Op || b.keys[k] || len(b.imgs) >= undoBatch || b.bytes >= undoBatchBytes) {
 				if err := u.flush(ctx, b); err != nil {
 					return err
 				}
@@ -35,6 +36,7 @@ func (u *undoer) rows(ctx context.Context, seq int64, skip map[int64]bool) error
 			b.table, b.op = im.Table, im.Op
 			b.keys[k] = true
 			b.imgs = append(b.imgs, im)
+			b.bytes += valueBytes(im.Before) + valueBytes(im.After)
 		}
 		return nil
 	})
@@ -42,6 +44,15 @@ func (u *undoer) rows(ctx context.Context, seq int64, skip map[int64]bool) error
 		return err
 	}
 	return u.flush(ctx, b)
+}
+
+// valueBytes is the size of a row's text and byte values.
+func valueBytes(row []Value) int {
+	n := 0
+	for _, v := range row {
+		n += len(v.S) + len(v.B)
+	}
+	return n
 }
 
 // currentKey is the key the row has now, if nobody changed it since.
@@ -59,6 +70,7 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 	}
 	defer func() {
 		b.imgs = b.imgs[:0]
+		b.bytes = 0
 		clear(b.keys)
 	}()
 	t, ok := u.tables[b.table]
