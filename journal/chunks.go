@@ -41,21 +41,20 @@ const chunkBytes = 256 << 10
 const nullRow = 0xFFFFFFFF
 
 // appendChunkRow appends row in chunk form and reports whether every value
-// could be encoded. It returns the span of the encoded row (without its
-// length), or {-1,-1} for NULL.
-func appendChunkRow(dst []byte, row []Value) ([]byte, [2]int, bool) {
+// could be encoded (and the row is under 4 GB).
+func appendChunkRow(dst []byte, row []Value) ([]byte, bool) {
 	if row == nil {
-		return binary.LittleEndian.AppendUint32(dst, nullRow), [2]int{-1, -1}, true
+		return binary.LittleEndian.AppendUint32(dst, nullRow), true
 	}
 	at := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	dst, ok := appendRow(dst, row)
 	n := len(dst) - at - 4
 	if n >= nullRow {
-		return dst, [2]int{}, false
+		return dst, false
 	}
 	binary.LittleEndian.PutUint32(dst[at:], uint32(n))
-	return dst, [2]int{at + 4, len(dst)}, ok
+	return dst, ok
 }
 
 // rawImage is one image as stored: rows are undecoded, nil for NULL, and

@@ -18,14 +18,11 @@ import (
 // readers, or durable, until Commit returns. A Writer is used by one
 // goroutine at a time.
 type Writer struct {
-	j    *Journal
-	ctx  context.Context
-	conn *sql.Conn // pinned for the PRAGMA and the transaction
-	tx   *sql.Tx
-	// relaxed: this write commits without fsync (BeginUnsynced).
-	relaxed     bool
-	dataVersion int64 // PRAGMA data_version when the write began
-	err         error // a failed write: only Rollback is possible
+	j           *Journal
+	ctx         context.Context
+	tx          *sql.Tx // on the journal's pinned write connection
+	dataVersion int64   // PRAGMA data_version when the write began
+	err         error   // a failed write: only Rollback is possible
 	done        bool
 
 	next      int64  // seq of the next entry
@@ -113,7 +110,7 @@ func (j *Journal) begin(relaxed bool) (*Writer, error) {
 	if err != nil {
 		return fail("beginning a write on", err)
 	}
-	w := &Writer{j: j, ctx: ctx, conn: j.wconn, tx: tx, relaxed: relaxed, next: 1, prev: j.hhash, dig: newDigestSet(),
+	w := &Writer{j: j, ctx: ctx, tx: tx, next: 1, prev: j.hhash, dig: newDigestSet(),
 		tables: map[int64]tableShape{}, defs: map[string]int64{}}
 	// The write lock is held from here on (BEGIN IMMEDIATE): nobody else
 	// can commit until this transaction ends.
@@ -240,9 +237,9 @@ func (w *Writer) AddImage(seq, table int64, op byte, key, before, after []Value)
 	w.buf = append(w.buf, op)
 	w.buf = binary.AppendUvarint(w.buf, uint64(table))
 	var okK, okB, okA bool
-	w.buf, _, okK = appendChunkRow(w.buf, key)
-	w.buf, _, okB = appendChunkRow(w.buf, before)
-	w.buf, _, okA = appendChunkRow(w.buf, after)
+	w.buf, okK = appendChunkRow(w.buf, key)
+	w.buf, okB = appendChunkRow(w.buf, before)
+	w.buf, okA = appendChunkRow(w.buf, after)
 	if !okK || !okB || !okA {
 		w.buf = w.buf[:mark]
 		return fmt.Errorf("journal: image of table %d holds a value of unknown kind or a row over 4 GB", table)
