@@ -182,6 +182,7 @@ func (x *pgTx) TryInsert(ctx context.Context, t engine.TableInfo, rows [][]engin
 		if ctx.Err() != nil {
 			return false, err
 		}
+		x.fullCounts = true // see rollbackTo
 		if _, rerr := x.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT lifebelt_try_insert; RELEASE SAVEPOINT lifebelt_try_insert"); rerr != nil {
 			return false, fmt.Errorf("postgres: rolling back a failed re-insert (%v): %w", err, rerr)
 		}

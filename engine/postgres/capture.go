@@ -131,10 +131,18 @@ type step struct {
 	// the call. Nil ignores rows.
 	rows func(fields []pgconn.FieldDescription, row [][]byte) error
 	// counts, when set, receives the rows as change counters: the step
-	// reads them (countersSQL) and its sql is set by send.
+	// reads them (countersSQL or localCountersSQL) and its sql is set by
+	// send; full says which.
 	counts *counts
+	full   bool
 	tag    pgconn.CommandTag
 }
+
+// Kinds of change counter readings, indexes of conn.counters.
+const (
+	countersLocal = iota
+	countersFull
+)
 
 // send runs parameterless statements in one round trip with the simple
 // query protocol: each text reaches the server exactly as written (no
@@ -143,36 +151,51 @@ type step struct {
 // newlines around the semicolon, so a trailing line comment in one cannot
 // swallow the next. A failing statement ends the round trip.
 //
-// Steps that read the change counters (counts set) run the session's
-// prepared statement of countersSQL: planning that query costs more than
-// running it, and a change reads it twice. The round trip that first needs
-// it prepares it, under a name no earlier one had; a DEALLOCATE in a batch
-// (see other) or an error saying it is gone has it prepared anew.
+// Steps that read the change counters (counts set) run one of the
+// session's prepared statements of the readings: planning them costs more
+// than running them, and a change reads them twice. The first such step of
+// a round trip reads every table if the transaction needs it
+// (x.fullCounts), the others only the tables the transaction touched. The
+// round trip that first needs a statement prepares it, under a name no
+// earlier one had; a DEALLOCATE in a batch (see other) or an error saying
+// it is gone has it prepared anew.
 func (x *pgTx) send(ctx context.Context, steps ...*step) error {
-	name := x.c.counters
-	var prep *step
+	var preps []*step
+	full := x.fullCounts
 	for _, s := range steps {
 		if s.counts == nil {
 			continue
 		}
+		kind, arg := countersLocal, x.countersArg()
+		if full {
+			kind, arg, s.full, full = countersFull, "", true, false
+		}
+		name := x.c.counters[kind]
 		if name == "" {
 			x.c.countersSeq++
 			name = fmt.Sprintf("lifebelt_counters_%d", x.c.countersSeq)
-			prep = &step{sql: "PREPARE " + name + " AS " + countersSQL}
+			x.c.counters[kind] = name
+			sql := "PREPARE " + name + " AS " + countersSQL
+			if kind == countersLocal {
+				sql = "PREPARE " + name + "(pg_catalog.oid[]) AS " + localCountersSQL
+			}
+			preps = append(preps, &step{sql: sql})
 		}
-		s.sql = "EXECUTE " + name
+		s.sql = "EXECUTE " + name + arg
 	}
-	if prep == nil {
-		err := x.sendSteps(ctx, steps)
-		var pgErr *pgconn.PgError
-		if name != "" && errors.As(err, &pgErr) && pgErr.Code == "26000" && strings.Contains(pgErr.Message, name) {
-			x.c.counters = "" // deallocated behind Lifebelt's back: this batch fails, the next prepares it again
+	err := x.sendSteps(ctx, append(preps, steps...))
+	for _, p := range preps {
+		if p.tag.String() != "PREPARE" {
+			x.c.forgetCounters() // not prepared: the next round trip prepares it
 		}
-		return err
 	}
-	err := x.sendSteps(ctx, append([]*step{prep}, steps...))
-	if prep.tag.String() == "PREPARE" {
-		x.c.counters = name
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "26000" {
+		for _, name := range x.c.counters {
+			if name != "" && strings.Contains(pgErr.Message, name) {
+				x.c.forgetCounters() // deallocated behind Lifebelt's back: this batch fails, the next prepares it again
+			}
+		}
 	}
 	return err
 }
@@ -214,6 +237,9 @@ func (x *pgTx) sendSteps(ctx context.Context, steps []*step) error {
 		}
 		if s != nil {
 			s.tag = tag
+			if s.counts != nil && fnErr == nil {
+				x.sawCounts(*s.counts, s.full)
+			}
 		}
 	}
 	if err := mrr.Close(); err != nil {
@@ -342,7 +368,7 @@ func (e *execution) other(ctx context.Context, n *pg_query.Node, c engine.Statem
 		n.GetClosePortalStmt() != nil, n.GetCheckPointStmt() != nil:
 		// These change no rows or definitions.
 		if n.GetDeallocateStmt() != nil {
-			e.x.c.counters = "" // it may remove Lifebelt's prepared statement (see send)
+			e.x.c.forgetCounters() // it may remove Lifebelt's prepared statements (see send)
 		}
 		return e.collect(ctx, e.st.Text)
 	}
@@ -380,7 +406,11 @@ func (x *pgTx) savepoint(ctx context.Context) (string, error) {
 	return name, nil
 }
 
+// rollbackTo rolls back to a savepoint. The next reading of the change
+// counters covers every table: the locks taken since the savepoint are
+// gone, the counts of what changed in it are not.
 func (x *pgTx) rollbackTo(ctx context.Context, sp string) error {
+	x.fullCounts = true
 	if _, err := x.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+sp); err != nil {
 		return x.c.wrap("rolling back to a savepoint", err)
 	}

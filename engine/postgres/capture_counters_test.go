@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,26 +17,26 @@ func TestCountersStatement(t *testing.T) {
 	capSetup(t, c, `CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 1), (2, 2)`)
 	s := capMust(t, c, `UPDATE t SET v = v + 1 WHERE id = 1`)
 	eq(t, "first", s.render("t", engine.OpUpdate), []string{"1|1 -> 1|2"})
-	first := c.counters
+	first := c.counters[countersLocal]
 	if first == "" {
 		t.Fatal("the counters statement was not kept")
 	}
 	s = capMust(t, c, `UPDATE t SET v = v + 1 WHERE id = 2; SELECT * FROM t`)
 	eq(t, "second", s.render("t", engine.OpUpdate), []string{"2|2 -> 2|3"})
-	if c.counters != first {
-		t.Errorf("the counters statement was prepared again: %s, then %s", first, c.counters)
+	if c.counters[countersLocal] != first {
+		t.Errorf("the counters statement was prepared again: %s, then %s", first, c.counters[countersLocal])
 	}
 
 	// A batch deallocating it: later statements prepare it again.
 	s = capMust(t, c, `DEALLOCATE `+first+`; UPDATE t SET v = v + 1 WHERE id = 1`)
 	eq(t, "after DEALLOCATE", s.render("t", engine.OpUpdate), []string{"1|2 -> 1|3"})
-	if c.counters == "" || c.counters == first {
-		t.Errorf("the counters statement was not prepared anew after DEALLOCATE: %q", c.counters)
+	if c.counters[countersLocal] == "" || c.counters[countersLocal] == first {
+		t.Errorf("the counters statement was not prepared anew after DEALLOCATE: %q", c.counters[countersLocal])
 	}
 
 	// Deallocated where the session cannot see it: that batch fails
 	// (nothing changes), the next prepares it again.
-	gone := c.counters
+	gone := c.counters[countersLocal]
 	capSetup(t, c, `DEALLOCATE `+gone)
 	if _, _, err := capRun(t, c, `UPDATE t SET v = v + 1 WHERE id = 1`, engine.ExecOptions{}); err == nil || !strings.Contains(err.Error(), gone) {
 		t.Errorf("a batch ran without its counters statement: %v", err)
@@ -77,4 +79,124 @@ func TestExecTakesSplitTrees(t *testing.T) {
 		}
 	}
 	eq(t, "images", sink.render("t", engine.OpUpdate), []string{"1|1 -> 1|2", "1|2 -> 1|3", "1|3 -> 1|30"})
+}
+
+// countersTrace runs statements in one transaction of c, returning the
+// sink and the counter readings sent, in order ("full" or "local").
+func countersTrace(t *testing.T, c *conn, sql string, opt engine.ExecOptions) (*recSink, []string, error) {
+	t.Helper()
+	ctx := context.Background()
+	sts, err := c.Split(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var readings []string
+	tx.(*pgTx).trace = func(sql string) {
+		if !strings.HasPrefix(sql, "EXECUTE lifebelt_counters_") {
+			return
+		}
+		switch name := strings.TrimPrefix(sql, "EXECUTE "); {
+		case strings.HasPrefix(name, c.counters[countersFull]+"(") || name == c.counters[countersFull]:
+			readings = append(readings, "full")
+		case strings.HasPrefix(name, c.counters[countersLocal]+"("):
+			readings = append(readings, "local")
+		default:
+			readings = append(readings, "? "+sql)
+		}
+	}
+	sink := &recSink{}
+	for _, st := range sts {
+		if _, err := tx.Exec(ctx, st, sink, opt); err != nil {
+			tx.Rollback(ctx)
+			return sink, readings, err
+		}
+	}
+	return sink, readings, tx.Commit(ctx)
+}
+
+// TestCountersLocal: on a server that can flush statistics on request
+// (PostgreSQL 15 and later) the change counters are read for the tables
+// the transaction touched only, and counts left over from the session's
+// earlier transactions do not leak into later ones: a trigger's rows are
+// counted once per statement. A session started on stale counters, or a
+// transaction after a rolled-back savepoint, reads every table once.
+func TestCountersLocal(t *testing.T) {
+	c, _ := capSession(t)
+	if !c.flushStats {
+		t.Skip("this server cannot flush statistics on request (PostgreSQL 15 and later can)")
+	}
+	capSetup(t, c, `CREATE TABLE t (id int PRIMARY KEY, v text);
+		CREATE TABLE audit (tid int, at text);
+		CREATE FUNCTION log_it() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN INSERT INTO audit VALUES (OLD.id, TG_OP); RETURN OLD; END $$;
+		CREATE TRIGGER logger AFTER DELETE ON t FOR EACH ROW EXECUTE FUNCTION log_it();
+		CREATE FUNCTION fails() RETURNS int LANGUAGE plpgsql AS $$
+		BEGIN INSERT INTO audit VALUES (0, 'x'); RAISE EXCEPTION 'no'; END $$;
+		INSERT INTO t SELECT g, 'v' FROM generate_series(1, 10) g;
+		INSERT INTO audit VALUES (0, 'setup')`)
+
+	// capSetup wrote without asking for a flush: the first reading is a
+	// full one, the others local.
+	s, readings, err := countersTrace(t, c, `DELETE FROM t WHERE id = 1; DELETE FROM t WHERE id = 2`, engine.ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "readings after setup", readings, []string{"full", "local", "local", "local"})
+	eq(t, "warnings after setup", countedIn(s.warns), []string{"1 in audit", "1 in audit"})
+
+	// Each later transaction starts at zero: local readings only, and the
+	// audit rows of the earlier ones are not counted again.
+	for i := 3; i <= 5; i++ {
+		s, readings, err = countersTrace(t, c, fmt.Sprintf(`DELETE FROM t WHERE id = %d`, i), engine.ExecOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "readings", readings, []string{"local", "local"})
+		eq(t, "warnings", countedIn(s.warns), []string{"1 in audit"})
+	}
+
+	// A read that wrote to audit and failed is rolled back to its
+	// savepoint, which releases its lock on audit but keeps its count: the
+	// next reading covers every table, and the DELETE's trigger row is
+	// still counted once.
+	ctx := context.Background()
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts, _ := c.Split(`SELECT fails(); DELETE FROM t WHERE id = 6`)
+	if _, err := tx.Exec(ctx, sts[0], &recSink{}, engine.ExecOptions{}); err == nil || !strings.Contains(err.Error(), "no") {
+		t.Fatalf("the failing read: %v", err)
+	}
+	if !tx.(*pgTx).fullCounts {
+		t.Error("after a rolled-back savepoint the next reading is not a full one")
+	}
+	sink := &recSink{}
+	if _, err := tx.Exec(ctx, sts[1], sink, engine.ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "warnings after a rolled-back read", countedIn(sink.warns), []string{"1 in audit"})
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "rows", capRows(t, c, "SELECT count(*) FROM t"), []string{"4"})
+}
+
+// countedIn reduces warnings about rows changed elsewhere to "N in TABLE"
+// (TABLE unqualified); others are kept whole.
+func countedIn(warns []string) []string {
+	re := regexp.MustCompile(`rows \((\d+) in .*\."?([a-z]+)"?\)`)
+	var out []string
+	for _, w := range warns {
+		if m := re.FindStringSubmatch(w); m != nil {
+			out = append(out, m[1]+" in "+m[2])
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
 }

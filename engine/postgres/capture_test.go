@@ -107,9 +107,12 @@ func capMust(t testing.TB, c *conn, sql string) *recSink {
 	return s
 }
 
-// capSetup runs setup SQL directly (not imaged).
+// capSetup runs setup SQL directly (not imaged), as ExecAutocommit does:
+// the change counters of the session's next transaction may not start at
+// zero.
 func capSetup(t testing.TB, c *conn, sql string) {
 	t.Helper()
+	c.statsClean = false
 	if _, err := c.pg.Exec(context.Background(), sql); err != nil {
 		t.Fatalf("setup: %v\n%s", err, sql)
 	}

@@ -13,16 +13,45 @@ import (
 // subtransactions; only differences matter).
 type counts map[uint32][3]int64
 
-// countersSQL reads the transaction's change counters of every table it
-// changed. It calls the functions behind pg_stat_xact_user_tables
+// The change counters are read in one of two ways.
+//
+// countersSQL reads every table of the database. Its cost grows with the
+// number of tables (about 8 ms with 3,000 of them), so it runs only when
+// the transaction's counters may hold counts Lifebelt has not seen (see
+// pgTx.fullCounts). It calls the functions behind pg_stat_xact_user_tables
 // directly: the view computes every column for every table and costs
 // several times more. Toast tables and catalogs are left out, as there.
+//
+// localCountersSQL reads only the tables the transaction has touched (any
+// relation lock it holds: a change takes at least ROW EXCLUSIVE, held until
+// the transaction ends) and the tables in $1 (those whose counters were
+// seen moving, whose locks a rolled-back savepoint may have released, and
+// the tables the statement is expected to change). A table in neither has
+// not changed since the transaction's counters were last known, provided
+// they started at zero: pg_stat_get_xact_* also report counts of earlier
+// transactions of the same connection that the server has not yet flushed
+// to its shared statistics. On PostgreSQL 15 and later each transaction
+// therefore asks for a flush when it ends (pg_stat_force_next_flush, in
+// the BEGIN round trip), and the next one starts at zero; elsewhere the
+// first reading of each transaction is a full one.
 const countersSQL = `SELECT c.oid, c.i, c.u, c.d FROM (
 	SELECT c.oid, pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) AS i,
 		pg_catalog.pg_stat_get_xact_tuples_updated(c.oid) AS u,
 		pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) AS d
 	FROM pg_catalog.pg_class c
 	WHERE c.relkind IN ('r', 'm', 'p') AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)) c
+WHERE c.i + c.u + c.d > 0`
+
+const localCountersSQL = `SELECT c.oid, c.i, c.u, c.d FROM (
+	SELECT c.oid, pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) AS i,
+		pg_catalog.pg_stat_get_xact_tuples_updated(c.oid) AS u,
+		pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) AS d
+	FROM pg_catalog.pg_class c
+	WHERE c.oid IN (SELECT l.relation FROM pg_catalog.pg_locks l
+			WHERE l.locktype = 'relation' AND l.pid = pg_catalog.pg_backend_pid()
+				AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+			UNION ALL SELECT pg_catalog.unnest($1::pg_catalog.oid[]))
+		AND c.relkind IN ('r', 'm', 'p') AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)) c
 WHERE c.i + c.u + c.d > 0`
 
 // counters reads the counters in a round trip of their own.
@@ -36,6 +65,57 @@ func (x *pgTx) counters(ctx context.Context) (counts, error) {
 	}
 	return c, nil
 }
+
+// watch adds the tables a statement is expected to change to every later
+// reading of the transaction's counters, locked or not.
+func (x *pgTx) watch(rels ...*relation) {
+	if x.watched == nil {
+		x.watched = map[uint32]bool{}
+	}
+	for _, r := range rels {
+		for _, m := range r.members {
+			x.watched[m] = true
+		}
+	}
+}
+
+// countersArg is the array of watched tables, as countersLocalSQL's
+// argument in an EXECUTE.
+func (x *pgTx) countersArg() string {
+	oids := make([]uint32, 0, len(x.watched))
+	for oid := range x.watched {
+		oids = append(oids, oid)
+	}
+	sort.Slice(oids, func(i, j int) bool { return oids[i] < oids[j] })
+	var b strings.Builder
+	b.WriteString("('{")
+	for i, oid := range oids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(uint64(oid), 10))
+	}
+	b.WriteString("}')")
+	return b.String()
+}
+
+// sawCounts notes a reading: every table whose counters moved is watched
+// from now on (a rolled-back savepoint releases the locks taken in it but
+// keeps its counts), and after a full reading the local ones suffice.
+func (x *pgTx) sawCounts(c counts, full bool) {
+	if x.watched == nil {
+		x.watched = map[uint32]bool{}
+	}
+	for oid := range c {
+		x.watched[oid] = true
+	}
+	if full {
+		x.fullCounts = false
+	}
+}
+
+// forgetCounters has the counter statements prepared anew.
+func (c *conn) forgetCounters() { c.counters = [2]string{} }
 
 // addCounter parses one row of countersSQL.
 func (c counts) add(row [][]byte) error {

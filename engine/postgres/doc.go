@@ -28,7 +28,8 @@
 // else the tree printed by pg_query's deparser.
 //
 // Every change is then checked against the transaction's own per-table
-// change counters (pg_stat_xact_*): a table the images cover must have
+// change counters (pg_stat_xact_*), read for the tables the transaction
+// touched (see localCountersSQL): a table the images cover must have
 // changed by exactly as many rows as were imaged, or the batch stops; rows
 // changed elsewhere (by triggers) produce a warning. Reads run in a
 // savepoint and are rolled back and refused when the counters move.

@@ -73,6 +73,21 @@ func (Driver) Open(ctx context.Context, t engine.Target) (engine.Conn, error) {
 		return nil, fmt.Errorf("postgres: reading settings of %s: %w", t.String(), err)
 	}
 	c.trackCounts = tc == "on"
+	if c.trackCounts {
+		// Ask for a flush now; the server does it when this query ends,
+		// before it answers.
+		var ok bool
+		err := pg.QueryRow(ctx, `SELECT CASE WHEN pg_catalog.to_regprocedure('pg_catalog.pg_stat_force_next_flush()') IS NULL THEN false
+			ELSE pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('pg_catalog.pg_stat_force_next_flush()'), 'EXECUTE') END`).Scan(&ok)
+		if err == nil && ok {
+			_, err = pg.Exec(ctx, "SELECT pg_catalog.pg_stat_force_next_flush()")
+			c.flushStats, c.statsClean = err == nil, err == nil
+		}
+		if err != nil {
+			pg.Close(context.Background())
+			return nil, fmt.Errorf("postgres: reading settings of %s: %w", t.String(), err)
+		}
+	}
 	return c, nil
 }
 
@@ -128,10 +143,17 @@ type conn struct {
 	rels map[uint32]*relation
 	// trees are the parse trees of statements Split returned, for Exec.
 	trees treeCache
-	// counters names the session's prepared statement of countersSQL, ""
-	// until it is prepared (see send); countersSeq numbers those names.
-	counters    string
+	// counters names the session's prepared statements of the change
+	// counter readings (countersLocal, countersFull), "" until prepared
+	// (see send); countersSeq numbers those names.
+	counters    [2]string
 	countersSeq int
+	// flushStats: the server (15 and later) lets each transaction ask for
+	// its statistics to be flushed when it ends, so that the next one's
+	// change counters start at zero (see localCountersSQL). statsClean:
+	// that happened after the last statement that could change rows.
+	flushStats bool
+	statsClean bool
 }
 
 // touch notes that a query ran in the open transaction, if any, and so
@@ -188,12 +210,20 @@ func (c *conn) Identity(ctx context.Context) (engine.Identity, error) {
 // sees one snapshot, and a statement that would change a row another
 // session changed since then fails with a serialization error instead of
 // silently using the newer row. That is what makes images exact.
+//
+// Where the server allows it, the same round trip asks for the statistics
+// to be flushed when the transaction ends (see localCountersSQL).
 func (c *conn) Begin(ctx context.Context) (engine.Tx, error) {
-	tx, err := c.pg.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead}
+	if c.flushStats {
+		opts.BeginQuery = "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT pg_catalog.pg_stat_force_next_flush()"
+	}
+	tx, err := c.pg.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: beginning a transaction on %s: %w", c.target, err)
 	}
-	c.cur = &pgTx{c: c, tx: tx}
+	c.cur = &pgTx{c: c, tx: tx, fullCounts: !c.statsClean, watched: map[uint32]bool{}}
+	c.statsClean = false
 	return c.cur, nil
 }
 
@@ -237,6 +267,12 @@ type pgTx struct {
 	// deferredKeys caches, per quoted table, whether it has a unique index
 	// checked later than its insert (see TryInsert).
 	deferredKeys map[string]bool
+	// fullCounts: the next reading of the change counters must cover every
+	// table, as the transaction's counters may hold counts Lifebelt has
+	// not seen (see localCountersSQL). watched are the tables every
+	// reading covers besides those the transaction has locked.
+	fullCounts bool
+	watched    map[uint32]bool
 }
 
 // TxID is the transaction's id (it assigns one if needed). A change
@@ -275,6 +311,9 @@ func (x *pgTx) done() {
 	if x.c.cur == x {
 		x.c.cur = nil
 	}
+	// The transaction ends here either way; the server flushes its
+	// statistics before it answers, if BEGIN asked for it.
+	x.c.statsClean = x.c.flushStats
 }
 
 // ErrConcurrentChange is the error (matched with errors.Is) of a statement
@@ -330,6 +369,7 @@ func (c *conn) NeedsAutocommit(st engine.Statement) bool {
 // any transaction.
 func (c *conn) ExecAutocommit(ctx context.Context, st engine.Statement) (engine.Result, error) {
 	c.touch()
+	c.statsClean = false // it may change rows without asking for a flush
 	tag, err := c.pg.Exec(ctx, st.Text)
 	if err != nil {
 		return engine.Result{}, c.wrap("running "+st.Verb, err)
