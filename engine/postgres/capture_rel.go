@@ -45,7 +45,11 @@ func (r *relation) scan() string {
 // schema's name). Any DDL that could change a description changes the
 // digest. Each column's type name is looked up by its oid (an index
 // lookup): a join to pg_type was planned as a scan of all of pg_type,
-// which holds a row type for every table of the database.
+// which holds a row type for every table of the database. For the same
+// reason the foreign keys referencing the table are found through
+// pg_depend (every one records a dependency on the table it references,
+// and pg_depend is indexed by referenced object); pg_constraint has no
+// index on confrelid.
 const fingerprintSQL = `SELECT c.oid, c.relkind::text, pg_catalog.md5(concat_ws('|', c.relkind, c.relhasrules, n.nspname, c.relname,
 	(SELECT string_agg(concat_ws(':', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attgenerated, a.attidentity,
 			(SELECT t.typname || ':' || tn.nspname FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace WHERE t.oid = a.atttypid)), ',' ORDER BY a.attnum)
@@ -55,7 +59,9 @@ const fingerprintSQL = `SELECT c.oid, c.relkind::text, pg_catalog.md5(concat_ws(
 		FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid),
 	(SELECT string_agg(concat_ws(':', k.oid, k.conrelid, k.conkey, k.confkey, k.confdeltype, k.confupdtype, k.conparentid,
 			(SELECT string_agg(a.attname, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey))), ',' ORDER BY k.oid)
-		FROM pg_catalog.pg_constraint k WHERE k.confrelid = c.oid AND k.contype = 'f'),
+		FROM pg_catalog.pg_constraint k WHERE k.oid IN (SELECT d.objid FROM pg_catalog.pg_depend d
+			WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = c.oid AND d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass)
+			AND k.confrelid = c.oid AND k.contype = 'f'),
 	(SELECT string_agg(i.inhrelid::text, ',' ORDER BY i.inhrelid) FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid),
 	(SELECT string_agg(r.oid::text || r.ev_type::text, ',' ORDER BY r.oid) FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid),
 	CASE WHEN c.relkind = 'p' THEN (SELECT string_agg(t.relid::text || l.relkind::text, ',' ORDER BY t.relid)

@@ -70,18 +70,56 @@ func capSession(t testing.TB) (*conn, string) {
 	if _, err := c.pg.Exec(ctx, "CREATE SCHEMA "+quoteIdent(schema)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		admin, err := pgx.Connect(context.Background(), capDSN())
-		if err != nil {
-			return
-		}
-		defer admin.Close(context.Background())
-		admin.Exec(context.Background(), "DROP SCHEMA "+quoteIdent(schema)+" CASCADE")
-	})
+	t.Cleanup(func() { dropSchema(t, schema) })
 	if _, err := c.pg.Exec(ctx, "SELECT set_config('search_path', $1, false)", quoteIdent(schema)); err != nil {
 		t.Fatal(err)
 	}
 	return c, schema
+}
+
+// dropSchema drops a test schema. A schema with thousands of tables takes
+// more locks than one transaction may hold: its tables are then dropped
+// 200 at a time first.
+func dropSchema(t testing.TB, schema string) {
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, capDSN())
+	if err != nil {
+		t.Errorf("dropping test schema %s: %v", schema, err)
+		return
+	}
+	defer admin.Close(ctx)
+	drop := "DROP SCHEMA " + quoteIdent(schema) + " CASCADE"
+	if _, err := admin.Exec(ctx, drop); err == nil {
+		return
+	}
+	for round := 0; round < 1000; round++ { // bounded: a relation that cannot be dropped ends it
+		rows, err := admin.Query(ctx, `SELECT c.relname FROM pg_catalog.pg_class c
+			WHERE c.relnamespace = pg_catalog.to_regnamespace($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') LIMIT 200`, quoteIdent(schema))
+		if err != nil {
+			t.Errorf("dropping test schema %s: %v", schema, err)
+			return
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(names) == 0 {
+			break
+		}
+		q := make([]string, len(names))
+		for i, n := range names {
+			q[i] = quoteQualified(schema, n)
+		}
+		if _, err := admin.Exec(ctx, "DROP TABLE IF EXISTS "+strings.Join(q, ", ")+" CASCADE"); err != nil {
+			// Views and others: one at a time.
+			for _, n := range q {
+				admin.Exec(ctx, "DROP TABLE IF EXISTS "+n+" CASCADE")
+				admin.Exec(ctx, "DROP VIEW IF EXISTS "+n+" CASCADE")
+				admin.Exec(ctx, "DROP MATERIALIZED VIEW IF EXISTS "+n+" CASCADE")
+				admin.Exec(ctx, "DROP FOREIGN TABLE IF EXISTS "+n+" CASCADE")
+			}
+		}
+	}
+	if _, err := admin.Exec(ctx, drop); err != nil {
+		t.Errorf("dropping test schema %s: %v", schema, err)
+	}
 }
 
 func TestOpenSessionSettings(t *testing.T) {
