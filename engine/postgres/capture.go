@@ -20,6 +20,7 @@ const defaultMaxRows = 1000
 // Split made from that same text, when the session still holds it (see
 // treeCache), else the text is parsed here.
 func (x *pgTx) Exec(ctx context.Context, st engine.Statement, sink engine.Sink, opt engine.ExecOptions) (engine.Result, error) {
+	x.stmtFull = false
 	n := x.c.trees.take(st.Text)
 	if n == nil {
 		tree, err := pg_query.Parse(st.Text)
@@ -155,20 +156,21 @@ const (
 // session's prepared statements of the readings: planning them costs more
 // than running them, and a change reads them twice. The first such step of
 // a round trip reads every table if the transaction needs it
-// (x.fullCounts), the others only the tables the transaction touched. The
+// (x.fullCounts), the others only the tables the transaction touched; all
+// read every table if the statement needs it (x.stmtFull). The
 // round trip that first needs a statement prepares it, under a name no
 // earlier one had; a DEALLOCATE in a batch (see other) or an error saying
 // it is gone has it prepared anew.
 func (x *pgTx) send(ctx context.Context, steps ...*step) error {
 	var preps []*step
-	full := x.fullCounts
+	full := x.fullCounts || x.stmtFull
 	for _, s := range steps {
 		if s.counts == nil {
 			continue
 		}
 		kind, arg := countersLocal, x.countersArg()
 		if full {
-			kind, arg, s.full, full = countersFull, "", true, false
+			kind, arg, s.full, full = countersFull, "", true, x.stmtFull
 		}
 		name := x.c.counters[kind]
 		if name == "" {
@@ -317,8 +319,19 @@ func (e *execution) collect(ctx context.Context, sql string) (engine.Result, err
 // read runs a read inside a savepoint between two readings of the
 // transaction's per-table change counters (all in one round trip): a
 // SELECT can call a function that writes, and such a change would go
-// unimaged.
+// unimaged. Counters that moved on a table the first reading did not cover
+// may be older counts that reading did not see (see localCountersSQL): the
+// read is then rolled back and runs once more, after a full reading.
 func (e *execution) read(ctx context.Context) (engine.Result, error) {
+	for attempt := 0; ; attempt++ {
+		res, again, err := e.readOnce(ctx, attempt == 0)
+		if !again {
+			return res, err
+		}
+	}
+}
+
+func (e *execution) readOnce(ctx context.Context, mayRetry bool) (engine.Result, bool, error) {
 	e.x.seq++
 	sp := fmt.Sprintf("lifebelt_sp_%d", e.x.seq)
 	var res engine.Result
@@ -333,22 +346,29 @@ func (e *execution) read(ctx context.Context) (engine.Result, error) {
 		if steps[0].tag.String() == "SAVEPOINT" {
 			// Keep the batch's transaction usable after a failed read.
 			if rbErr := e.x.rollbackTo(ctx, sp); rbErr != nil {
-				return engine.Result{}, errors.Join(err, rbErr)
+				return engine.Result{}, false, errors.Join(err, rbErr)
 			}
 		}
-		return engine.Result{}, err
+		return engine.Result{}, false, err
 	}
 	res.RowsAffected = user.tag.RowsAffected()
 	if moved := after.minus(before); len(moved) > 0 {
+		uncovered := false
+		for oid := range moved {
+			uncovered = uncovered || !before.covered(oid)
+		}
+		if uncovered && mayRetry {
+			return engine.Result{}, true, e.x.rollbackTo(ctx, sp) // which makes the next reading a full one
+		}
 		if !e.opt.AllowUnguarded {
 			if err := e.x.rollbackTo(ctx, sp); err != nil {
-				return engine.Result{}, err
+				return engine.Result{}, false, err
 			}
-			return engine.Result{}, &engine.UnguardedError{Statement: e.st.Text, Reason: "this query changed data (a function with side effects?)"}
+			return engine.Result{}, false, &engine.UnguardedError{Statement: e.st.Text, Reason: "this query changed data (a function with side effects?)"}
 		}
 		res.Unguarded = true
 	}
-	return res, e.x.release(ctx, sp)
+	return res, false, e.x.release(ctx, sp)
 }
 
 // other handles statements that are neither reads, DML nor DDL.

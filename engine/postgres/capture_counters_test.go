@@ -120,16 +120,18 @@ func countersTrace(t *testing.T, c *conn, sql string, opt engine.ExecOptions) (*
 
 // TestCountersLocal: on a server that can flush statistics on request
 // (PostgreSQL 15 and later) the change counters are read for the tables
-// the transaction touched only, and counts left over from the session's
-// earlier transactions do not leak into later ones: a trigger's rows are
-// counted once per statement. A session started on stale counters, or a
-// transaction after a rolled-back savepoint, reads every table once.
+// the transaction touched only, unless the statement's table has triggers;
+// counts left over from the session's earlier transactions do not leak
+// into later ones (a trigger's rows are counted once per statement); a
+// session started on stale counts, or a transaction after a rolled-back
+// savepoint, reads every table once.
 func TestCountersLocal(t *testing.T) {
 	c, _ := capSession(t)
 	if !c.flushStats {
 		t.Skip("this server cannot flush statistics on request (PostgreSQL 15 and later can)")
 	}
 	capSetup(t, c, `CREATE TABLE t (id int PRIMARY KEY, v text);
+		CREATE TABLE plain (id int PRIMARY KEY, v text);
 		CREATE TABLE audit (tid int, at text);
 		CREATE FUNCTION log_it() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN INSERT INTO audit VALUES (OLD.id, TG_OP); RETURN OLD; END $$;
@@ -137,25 +139,32 @@ func TestCountersLocal(t *testing.T) {
 		CREATE FUNCTION fails() RETURNS int LANGUAGE plpgsql AS $$
 		BEGIN INSERT INTO audit VALUES (0, 'x'); RAISE EXCEPTION 'no'; END $$;
 		INSERT INTO t SELECT g, 'v' FROM generate_series(1, 10) g;
+		INSERT INTO plain SELECT g, 'v' FROM generate_series(1, 10) g;
 		INSERT INTO audit VALUES (0, 'setup')`)
 
 	// capSetup wrote without asking for a flush: the first reading is a
 	// full one, the others local.
-	s, readings, err := countersTrace(t, c, `DELETE FROM t WHERE id = 1; DELETE FROM t WHERE id = 2`, engine.ExecOptions{})
+	_, readings, err := countersTrace(t, c, `DELETE FROM plain WHERE id = 1; DELETE FROM plain WHERE id = 2`, engine.ExecOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	eq(t, "readings after setup", readings, []string{"full", "local", "local", "local"})
-	eq(t, "warnings after setup", countedIn(s.warns), []string{"1 in audit", "1 in audit"})
 
-	// Each later transaction starts at zero: local readings only, and the
-	// audit rows of the earlier ones are not counted again.
+	// Each later transaction starts at zero: local readings only.
+	_, readings, err = countersTrace(t, c, `DELETE FROM plain WHERE id = 3`, engine.ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "readings", readings, []string{"local", "local"})
+
+	// A table with triggers: every table is read, and the audit rows of
+	// earlier transactions are not counted again.
 	for i := 3; i <= 5; i++ {
-		s, readings, err = countersTrace(t, c, fmt.Sprintf(`DELETE FROM t WHERE id = %d`, i), engine.ExecOptions{})
+		s, readings, err := countersTrace(t, c, fmt.Sprintf(`DELETE FROM t WHERE id = %d`, i), engine.ExecOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		eq(t, "readings", readings, []string{"local", "local"})
+		eq(t, "readings with triggers", readings, []string{"full", "full"})
 		eq(t, "warnings", countedIn(s.warns), []string{"1 in audit"})
 	}
 
@@ -183,7 +192,91 @@ func TestCountersLocal(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "rows", capRows(t, c, "SELECT count(*) FROM t"), []string{"4"})
+	eq(t, "rows", capRows(t, c, "SELECT count(*) FROM t"), []string{"6"})
+
+	// A trigger created between two transactions is seen (the table's
+	// digest covers its triggers).
+	capSetup(t, c, `CREATE TRIGGER logger AFTER DELETE ON plain FOR EACH ROW EXECUTE FUNCTION log_it()`)
+	s, readings, err := countersTrace(t, c, `DELETE FROM plain WHERE id = 4`, engine.ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "readings after CREATE TRIGGER", readings, []string{"full", "full"})
+	eq(t, "warnings after CREATE TRIGGER", countedIn(s.warns), []string{"1 in audit"})
+}
+
+// TestCountersCaughtExceptions: code that catches an exception rolls back
+// a subtransaction of its own, which releases the locks taken in it but
+// keeps its counts. Later statements of the batch must neither refuse a
+// read nor warn about rows nobody changed because of them.
+func TestCountersCaughtExceptions(t *testing.T) {
+	c, _ := capSession(t)
+	capSetup(t, c, `CREATE TABLE seen (id int PRIMARY KEY);
+		CREATE TABLE child (sid int REFERENCES seen);
+		CREATE TABLE t (id int PRIMARY KEY, v int);
+		CREATE TABLE plain (id int PRIMARY KEY, v int);
+		CREATE FUNCTION note_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			BEGIN INSERT INTO seen VALUES (NEW.id); EXCEPTION WHEN unique_violation THEN NULL; END;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER noter AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION note_seen();
+		CREATE FUNCTION try_seen(i int) RETURNS int LANGUAGE plpgsql AS $$
+		BEGIN INSERT INTO seen VALUES (i); RETURN 1; EXCEPTION WHEN unique_violation THEN RETURN 0; END $$;
+		INSERT INTO seen VALUES (1), (2);
+		INSERT INTO t SELECT g, g FROM generate_series(1, 5) g;
+		INSERT INTO plain SELECT g, g FROM generate_series(1, 5) g`)
+
+	// Through a trigger (1 is already in seen: the trigger's insert is
+	// rolled back).
+	if _, err := stmtWarnings(t, c, `UPDATE t SET v = v + 1 WHERE id = 1; SELECT count(*) FROM seen`); err != nil {
+		t.Errorf("read after a trigger caught an exception: %v", err)
+	}
+	warns, err := stmtWarnings(t, c, `UPDATE t SET v = v + 1 WHERE id = 1; INSERT INTO child VALUES (1)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warns[1]) != 0 {
+		t.Errorf("the INSERT warned about rows nobody changed: %q", warns[1])
+	}
+	warns, err = stmtWarnings(t, c, `UPDATE t SET v = v + 1 WHERE id = 2; UPDATE t SET v = v + 1 WHERE id = 3`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "the row the second trigger added", countedIn(warns[1]), []string{"1 in seen"})
+
+	// Through a function in a statement on a table without triggers.
+	_, _, err = capRun(t, c, `UPDATE plain SET v = try_seen(1) WHERE id = 1; SELECT count(*) FROM seen`, engine.ExecOptions{})
+	if err != nil {
+		t.Errorf("read after a function caught an exception: %v", err)
+	}
+	eq(t, "seen", capRows(t, c, "SELECT id FROM seen"), []string{"1", "2", "3"})
+}
+
+// stmtWarnings runs a batch in one transaction and commits it, returning
+// each statement's warnings.
+func stmtWarnings(t *testing.T, c *conn, sql string) ([][]string, error) {
+	t.Helper()
+	ctx := context.Background()
+	sts, err := c.Split(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]string
+	for _, st := range sts {
+		sink := &recSink{}
+		_, err := tx.Exec(ctx, st, sink, engine.ExecOptions{})
+		out = append(out, sink.warns)
+		if err != nil {
+			tx.Rollback(ctx)
+			return out, err
+		}
+	}
+	return out, tx.Commit(ctx)
 }
 
 // countedIn reduces warnings about rows changed elsewhere to "N in TABLE"

@@ -77,7 +77,7 @@ func (e *execution) delete(ctx context.Context, d *pg_query.DeleteStmt) (engine.
 		rels = append(rels, r)
 	}
 	plan.names = chooseNames(e.st.Text, rels...)
-	e.x.watch(rels...)
+	e.x.expectChanges(rels...)
 
 	// The rows the statement deletes, as a query: the same target (alias,
 	// ONLY), USING items, WHERE and WITH.
@@ -170,7 +170,7 @@ func (e *execution) insert(ctx context.Context, ins *pg_query.InsertStmt) (engin
 		return engine.Result{}, err
 	}
 	var n int64
-	e.x.watch(t)
+	e.x.expectChanges(t)
 	change := e.imageStep(sql, t, h, engine.OpInsert, &n)
 	before, after, err := e.x.counted(ctx, change, nil)
 	if err != nil {

@@ -256,7 +256,7 @@ func (e *execution) truncate(ctx context.Context, s *pg_query.TruncateStmt) (eng
 	}
 	var res engine.Result
 	change := &step{sql: e.st.Text, rows: e.collector(&res)}
-	e.x.watch(rels...)
+	e.x.expectChanges(rels...)
 	before, after, err := e.x.counted(ctx, change, nil)
 	if err != nil {
 		return engine.Result{}, e.x.c.wrap("running TRUNCATE", err)

@@ -18,8 +18,11 @@ type relation struct {
 	quoted  string // schema-qualified, quoted name
 	// members are the relations whose change counters count this table's
 	// rows: the table itself, or a partitioned table's leaf partitions.
-	members     []uint32
-	hasRules    bool // rewrite rules other than a view's SELECT rule
+	members  []uint32
+	hasRules bool // rewrite rules other than a view's SELECT rule
+	// triggers: the table or one of its partitions has user triggers
+	// (enabled or not), which run code that may write anywhere.
+	triggers    bool
 	inhChildren bool // plain inheritance children (not partitions)
 	foreignLeaf bool // a partition is a foreign table
 	fks         []fkChild
@@ -42,8 +45,8 @@ func (r *relation) scan() string {
 // every catalog row they were built from (columns and their types'
 // names, unique indexes, rules, inheritance and partition children, the
 // foreign keys referencing the table with their columns' names, the
-// schema's name). Any DDL that could change a description changes the
-// digest. Each column's type name is looked up by its oid (an index
+// schema's name, whether it or a partition has user triggers). Any DDL
+// that could change a description changes the digest. Each column's type name is looked up by its oid (an index
 // lookup): a join to pg_type was planned as a scan of all of pg_type,
 // which holds a row type for every table of the database. For the same
 // reason the foreign keys referencing the table are found through
@@ -65,7 +68,10 @@ const fingerprintSQL = `SELECT c.oid, c.relkind::text, pg_catalog.md5(concat_ws(
 	(SELECT string_agg(i.inhrelid::text, ',' ORDER BY i.inhrelid) FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid),
 	(SELECT string_agg(r.oid::text || r.ev_type::text, ',' ORDER BY r.oid) FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid),
 	CASE WHEN c.relkind = 'p' THEN (SELECT string_agg(t.relid::text || l.relkind::text, ',' ORDER BY t.relid)
-		FROM pg_catalog.pg_partition_tree(c.oid) t JOIN pg_catalog.pg_class l ON l.oid = t.relid) END))
+		FROM pg_catalog.pg_partition_tree(c.oid) t JOIN pg_catalog.pg_class l ON l.oid = t.relid) END,
+	CASE WHEN c.relkind = 'p'
+		THEN EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(c.oid) t JOIN pg_catalog.pg_trigger g ON g.tgrelid = t.relid WHERE NOT g.tgisinternal)
+		ELSE EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal) END))
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace `
 
 // resolveTable resolves a name as the server would and describes the
@@ -118,8 +124,11 @@ func (x *pgTx) describe(ctx context.Context, oid uint32, kind, fp string) (*rela
 				THEN ARRAY(SELECT t.relid FROM pg_catalog.pg_partition_tree(c.oid) t WHERE t.isleaf)
 				ELSE ARRAY[c.oid] END,
 			c.relkind = 'p' AND EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(c.oid) t
-				JOIN pg_catalog.pg_class l ON l.oid = t.relid WHERE t.isleaf AND l.relkind = 'f')
-		FROM pg_catalog.pg_class c WHERE c.oid = $1`, oid).Scan(&r.hasRules, &r.inhChildren, &r.members, &r.foreignLeaf)
+				JOIN pg_catalog.pg_class l ON l.oid = t.relid WHERE t.isleaf AND l.relkind = 'f'),
+			CASE WHEN c.relkind = 'p'
+				THEN EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(c.oid) t JOIN pg_catalog.pg_trigger g ON g.tgrelid = t.relid WHERE NOT g.tgisinternal)
+				ELSE EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal) END
+		FROM pg_catalog.pg_class c WHERE c.oid = $1`, oid).Scan(&r.hasRules, &r.inhChildren, &r.members, &r.foreignLeaf, &r.triggers)
 	if err != nil {
 		return nil, x.c.wrap(fmt.Sprintf("describing relation %d", oid), err)
 	}

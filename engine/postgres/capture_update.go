@@ -54,7 +54,7 @@ func (e *execution) update(ctx context.Context, u *pg_query.UpdateStmt) (engine.
 		rels = append(rels, r)
 	}
 	names := chooseNames(e.st.Text, rels...)
-	e.x.watch(rels...)
+	e.x.expectChanges(rels...)
 	plan.names = names
 	if len(u.ReturningList) > 0 {
 		e.sink.Warn("the statement's RETURNING list was replaced by Lifebelt's to capture the updated rows; its rows are not shown")

@@ -141,7 +141,7 @@ func (e *execution) upsert(ctx context.Context, ins *pg_query.InsertStmt, t *rel
 		nIns++
 		return e.sink.Row(h, engine.OpInsert, nil, vals)
 	}}
-	e.x.watch(t)
+	e.x.expectChanges(t)
 	before, after, err := e.x.counted(ctx, change, nil)
 	if err != nil {
 		return engine.Result{}, e.x.c.wrap("upserting into "+t.info.QualifiedName(), err)

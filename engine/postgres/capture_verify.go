@@ -34,6 +34,16 @@ type counts map[uint32][3]int64
 // therefore asks for a flush when it ends (pg_stat_force_next_flush, in
 // the BEGIN round trip), and the next one starts at zero; elsewhere the
 // first reading of each transaction is a full one.
+//
+// A local reading returns a row for every table it covers, zero or not,
+// so that a table it did not cover can be told apart (counts.covered).
+// Code running inside a statement can roll back a subtransaction of its
+// own (a PL/pgSQL exception block) and so leave counts on a table it no
+// longer locks. Hence: both readings of a statement on a table with
+// triggers or rules cover every table (expectChanges); a read whose
+// counters moved on a table its first reading did not cover runs again
+// after a full one; and any other change that moved such a table makes
+// the next reading a full one.
 const countersSQL = `SELECT c.oid, c.i, c.u, c.d FROM (
 	SELECT c.oid, pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) AS i,
 		pg_catalog.pg_stat_get_xact_tuples_updated(c.oid) AS u,
@@ -51,8 +61,7 @@ const localCountersSQL = `SELECT c.oid, c.i, c.u, c.d FROM (
 			WHERE l.locktype = 'relation' AND l.pid = pg_catalog.pg_backend_pid()
 				AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
 			UNION ALL SELECT pg_catalog.unnest($1::pg_catalog.oid[]))
-		AND c.relkind IN ('r', 'm', 'p') AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)) c
-WHERE c.i + c.u + c.d > 0`
+		AND c.relkind IN ('r', 'm', 'p') AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)) c`
 
 // counters reads the counters in a round trip of their own.
 func (x *pgTx) counters(ctx context.Context) (counts, error) {
@@ -66,15 +75,22 @@ func (x *pgTx) counters(ctx context.Context) (counts, error) {
 	return c, nil
 }
 
-// watch adds the tables a statement is expected to change to every later
-// reading of the transaction's counters, locked or not.
-func (x *pgTx) watch(rels ...*relation) {
+// expectChanges adds the tables a statement is expected to change to every
+// later reading of the transaction's counters, locked or not. When one of
+// them has user triggers or rules, whose code may write to any table
+// (and, in an exception block, roll back what it wrote, leaving counts on
+// tables it no longer locks), both of the statement's readings cover
+// every table.
+func (x *pgTx) expectChanges(rels ...*relation) {
 	if x.watched == nil {
 		x.watched = map[uint32]bool{}
 	}
 	for _, r := range rels {
 		for _, m := range r.members {
 			x.watched[m] = true
+		}
+		if r.triggers || r.hasRules {
+			x.stmtFull = true
 		}
 	}
 }
@@ -107,11 +123,27 @@ func (x *pgTx) sawCounts(c counts, full bool) {
 		x.watched = map[uint32]bool{}
 	}
 	for oid := range c {
-		x.watched[oid] = true
+		if oid != fullMark {
+			x.watched[oid] = true
+		}
 	}
 	if full {
+		c[fullMark] = [3]int64{}
 		x.fullCounts = false
 	}
+}
+
+// fullMark is the key a full reading holds besides its tables (the
+// invalid oid, never a table's). A local reading holds a row, zero or not,
+// for every table it covered: a table missing from one has a baseline
+// that reading did not see.
+const fullMark = 0
+
+// covered reports whether a reading saw oid's counters.
+func (c counts) covered(oid uint32) bool {
+	_, full := c[fullMark]
+	_, ok := c[oid]
+	return full || ok
 }
 
 // forgetCounters has the counter statements prepared anew.
@@ -141,7 +173,7 @@ func (a counts) minus(before counts) counts {
 	d := counts{}
 	for oid, c := range a {
 		b := before[oid]
-		if c != b {
+		if oid != fullMark && c != b {
 			d[oid] = [3]int64{c[0] - b[0], c[1] - b[1], c[2] - b[2]}
 		}
 	}
@@ -179,6 +211,11 @@ func (e *execution) verify(ctx context.Context, before, after counts, want []*ex
 		i, ok := owner[oid]
 		if !ok {
 			unimaged[oid] = d[0] + d[1] + d[2]
+			if !before.covered(oid) {
+				// Its count before is unknown, taken as zero: the next
+				// reading re-reads every table.
+				e.x.fullCounts = true
+			}
 			continue
 		}
 		for k := range d {

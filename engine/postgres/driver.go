@@ -273,6 +273,9 @@ type pgTx struct {
 	// reading covers besides those the transaction has locked.
 	fullCounts bool
 	watched    map[uint32]bool
+	// stmtFull: every reading of the current statement covers every table
+	// (see expectChanges).
+	stmtFull bool
 }
 
 // TxID is the transaction's id (it assigns one if needed). A change
