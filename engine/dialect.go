@@ -80,6 +80,18 @@ type Tx interface {
 	Rollback(ctx context.Context) error
 }
 
+// Settler is an optional Tx capability. Settle runs, at the end of a
+// batch, what the database would otherwise run at COMMIT (PostgreSQL's
+// deferred constraint triggers and checks), while its effects can still be
+// checked: rows such code changes in tables the batch did not image become
+// warnings on sink; rows it changes in tables the batch imaged fail the
+// batch, as their images would no longer be exact. The engine calls it
+// after the last statement, with that statement's sink, before the
+// journal is made durable.
+type Settler interface {
+	Settle(ctx context.Context, sink Sink) error
+}
+
 // TxIDer is implemented by a Tx whose commit can be checked later from its
 // identifier (PostgreSQL txid_status), so that an interrupted session can
 // tell whether an in-doubt batch committed.

@@ -213,11 +213,15 @@ func (s *Session) run(ctx context.Context, stmts []Statement, opt ExecuteOptions
 	txider, hasTxID := tx.(TxIDer)
 	p := &Pending{s: s, tx: tx, Batch: s.batch}
 	impact := newImpact()
-	for _, st := range stmts {
+	settler, settles := tx.(Settler)
+	for i, st := range stmts {
 		seq := w.NextSeq()
 		sink := &journalSink{w: w, seq: seq, impact: impact}
 		start := time.Now()
 		res, err := tx.Exec(ctx, st, sink, ExecOptions{AllowUnguarded: opt.AllowUnguarded, MaxResultRows: opt.MaxResultRows})
+		if err == nil && settles && i == len(stmts)-1 {
+			err = settler.Settle(ctx, sink)
+		}
 		if serr := sink.close(); err == nil {
 			err = serr
 		}

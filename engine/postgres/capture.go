@@ -101,6 +101,7 @@ func (e *execution) unguarded(ctx context.Context, reason string) (engine.Result
 	if !e.opt.AllowUnguarded {
 		return engine.Result{}, &engine.UnguardedError{Statement: e.st.Text, Reason: reason}
 	}
+	e.x.settle = true // it may run code that writes (see Settle)
 	res, err := e.collect(ctx, e.st.Text)
 	res.Unguarded = true
 	return res, err
@@ -367,6 +368,7 @@ func (e *execution) readOnce(ctx context.Context, mayRetry bool) (engine.Result,
 			return engine.Result{}, false, &engine.UnguardedError{Statement: e.st.Text, Reason: "this query changed data (a function with side effects?)"}
 		}
 		res.Unguarded = true
+		e.x.settle = true // see Settle
 	}
 	return res, false, e.x.release(ctx, sp)
 }

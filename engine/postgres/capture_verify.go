@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"lifebelt/engine"
 )
 
 // counts are the transaction's change counters per relation: rows
@@ -85,12 +87,16 @@ func (x *pgTx) expectChanges(rels ...*relation) {
 	if x.watched == nil {
 		x.watched = map[uint32]bool{}
 	}
+	if x.imaged == nil {
+		x.imaged = map[uint32]bool{}
+	}
 	for _, r := range rels {
 		for _, m := range r.members {
 			x.watched[m] = true
+			x.imaged[m] = true
 		}
 		if r.triggers || r.hasRules {
-			x.stmtFull = true
+			x.stmtFull, x.settle = true, true
 		}
 	}
 }
@@ -236,21 +242,31 @@ func (e *execution) verify(ctx context.Context, before, after counts, want []*ex
 	if len(unimaged) == 0 {
 		return nil
 	}
+	e.x.settle = true // code that writes ran (see Settle)
 	return e.warnUnimaged(ctx, unimaged, target, event)
 }
 
-func (e *execution) warnUnimaged(ctx context.Context, unimaged map[uint32]int64, target *relation, event string) error {
+// rowsIn names counts of rows per table: the total, and "N in TABLE, ...".
+func (x *pgTx) rowsIn(ctx context.Context, rows map[uint32]int64) (int64, string, error) {
 	var parts []string
 	var total int64
-	for oid, n := range unimaged {
-		schema, name, _, err := relationName(ctx, e.x.tx, oid)
+	for oid, n := range rows {
+		schema, name, _, err := relationName(ctx, x.tx, oid)
 		if err != nil {
-			return err
+			return 0, "", err
 		}
 		total += n
 		parts = append(parts, fmt.Sprintf("%d in %s", n, quoteQualified(schema, name)))
 	}
 	sort.Strings(parts)
+	return total, strings.Join(parts, ", "), nil
+}
+
+func (e *execution) warnUnimaged(ctx context.Context, unimaged map[uint32]int64, target *relation, event string) error {
+	total, parts, err := e.x.rowsIn(ctx, unimaged)
+	if err != nil {
+		return err
+	}
 	var trigs []string
 	if target != nil {
 		var err error
@@ -258,12 +274,55 @@ func (e *execution) warnUnimaged(ctx context.Context, unimaged map[uint32]int64,
 			return err
 		}
 	}
-	rowsText := fmt.Sprintf("changed %d rows (%s)", total, strings.Join(parts, ", "))
+	rowsText := fmt.Sprintf("changed %d rows (%s)", total, parts)
 	if len(trigs) > 0 {
 		e.sink.Warn(fmt.Sprintf("trigger(s) %s on %s %s; those rows are not imaged and undo will not restore them",
 			strings.Join(trigs, ", "), target.info.QualifiedName(), rowsText))
 		return nil
 	}
 	e.sink.Warn(fmt.Sprintf("something other than the statement itself (a trigger or rule on another table it changed?) %s; those rows are not imaged and undo will not restore them", rowsText))
+	return nil
+}
+
+// Settle implements engine.Settler. Once code of the user's may have run in
+// the batch (a table with triggers or rules was changed, a statement
+// changed tables it did not image, a read wrote, an unguarded statement
+// ran), it fires the deferred constraint triggers and checks now, as
+// COMMIT would (SET CONSTRAINTS ALL IMMEDIATE: no statement of the batch
+// follows), between two readings of every table's change counters.
+// Deferred triggers that changed rows of an imaged table fail the batch;
+// rows they changed elsewhere are reported in a warning.
+func (x *pgTx) Settle(ctx context.Context, sink engine.Sink) error {
+	if !x.settle || !x.c.trackCounts {
+		return nil
+	}
+	x.stmtFull = true
+	defer func() { x.stmtFull = false }()
+	before, after, err := x.counted(ctx, &step{sql: "SET CONSTRAINTS ALL IMMEDIATE"}, nil)
+	if err != nil {
+		return x.c.wrap("running the deferred constraint checks and triggers", err)
+	}
+	imaged, other := map[uint32]int64{}, map[uint32]int64{}
+	for oid, d := range after.minus(before) {
+		if x.imaged[oid] {
+			imaged[oid] = d[0] + d[1] + d[2]
+		} else {
+			other[oid] = d[0] + d[1] + d[2]
+		}
+	}
+	if len(imaged) > 0 {
+		_, parts, err := x.rowsIn(ctx, imaged)
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("postgres: deferred triggers changed rows the batch had imaged (%s) at its end; stopping the batch because its images would not be exact", parts)
+	}
+	if len(other) > 0 {
+		total, parts, err := x.rowsIn(ctx, other)
+		if err != nil {
+			return err
+		}
+		sink.Warn(fmt.Sprintf("deferred triggers changed %d rows (%s) at the end of the batch; those rows are not imaged and undo will not restore them", total, parts))
+	}
 	return nil
 }

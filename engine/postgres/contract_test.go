@@ -7,12 +7,15 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver for the second connection
 
+	"lifebelt/engine"
 	"lifebelt/engine/enginetest"
 	_ "lifebelt/engine/postgres"
 )
@@ -236,4 +239,40 @@ FROM rel`
 func catalog(t testing.TB, db *sql.DB, table string) []string {
 	t.Helper()
 	return enginetest.FirstColumn(t, db, catalogQuery, table)
+}
+
+// TestSessionSettles: the engine settles a batch (deferred triggers run and
+// are reported) before its journal is made durable.
+func TestSessionSettles(t *testing.T) {
+	target := newTarget(t)
+	db := openDB(t, target)
+	for _, q := range []string{`CREATE TABLE t (id int PRIMARY KEY)`, `CREATE TABLE audit (tid int)`,
+		`CREATE FUNCTION log_later() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES (OLD.id); RETURN NULL; END $$`,
+		`CREATE CONSTRAINT TRIGGER later AFTER DELETE ON t DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION log_later()`,
+		`INSERT INTO t VALUES (1), (2)`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	ctx := context.Background()
+	tg, err := engine.ParseTarget(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := engine.Open(ctx, tg, engine.Options{JournalPath: filepath.Join(t.TempDir(), "j.lifebelt"), Operator: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := s.Execute(ctx, `SELECT 1; DELETE FROM t WHERE id = 1`, engine.ExecuteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := p.Statements[1].Warnings
+	if len(w) != 1 || !strings.Contains(w[0], "deferred triggers changed 1 rows") {
+		t.Errorf("warnings of the last statement: %q", w)
+	}
 }

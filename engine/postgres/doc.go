@@ -31,7 +31,9 @@
 // change counters (pg_stat_xact_*), read for the tables the transaction
 // touched (see localCountersSQL): a table the images cover must have
 // changed by exactly as many rows as were imaged, or the batch stops; rows
-// changed elsewhere (by triggers) produce a warning. Reads run in a
+// changed elsewhere (by triggers) produce a warning. Deferred constraint
+// triggers, which would run at COMMIT after the images were journaled, run
+// at the end of the batch instead (Settle), checked the same way. Reads run in a
 // savepoint and are rolled back and refused when the counters move.
 // Statements that cannot be imaged exactly are refused with an
 // *engine.UnguardedError unless the caller allows unguarded execution.

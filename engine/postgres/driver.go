@@ -276,6 +276,10 @@ type pgTx struct {
 	// stmtFull: every reading of the current statement covers every table
 	// (see expectChanges).
 	stmtFull bool
+	// imaged are the tables (partitions: leaves) the batch imaged; settle
+	// is set once code of the user's may have run (see Settle).
+	imaged map[uint32]bool
+	settle bool
 }
 
 // TxID is the transaction's id (it assigns one if needed). A change
