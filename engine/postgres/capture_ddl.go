@@ -115,12 +115,12 @@ func (e *execution) create(ctx context.Context, n *pg_query.Node, ref objRef, or
 	if err != nil {
 		return engine.Result{}, err
 	}
-	res, err := e.collect(ctx, e.st.Text)
+	res, moved, err := e.ddlCollect(ctx)
 	if err != nil {
 		return engine.Result{}, err
 	}
 	if existed && !orReplace {
-		return res, nil // IF NOT EXISTS: nothing was created
+		return res, e.warnDDLWrites(ctx, moved, 0) // IF NOT EXISTS: nothing was created
 	}
 	if ref.Kind == "INDEX" && ref.Name.Schema == "" {
 		// An index lives in its table's schema, not the search_path's first.
@@ -142,7 +142,15 @@ func (e *execution) create(ctx context.Context, n *pg_query.Node, ref objRef, or
 	if err := e.object(ctx, img, ref); err != nil {
 		return engine.Result{}, err
 	}
-	return res, nil
+	var created uint32
+	if !existed && (ref.Kind == "TABLE" || ref.Kind == "MATERIALIZED VIEW") {
+		if oid, _, _, _, ok, err := resolveRelation(ctx, e.x.tx, ref.Name); err != nil {
+			return engine.Result{}, err
+		} else if ok {
+			created = oid
+		}
+	}
+	return res, e.warnDDLWrites(ctx, moved, created)
 }
 
 // createUnnamedIndex finds the index CREATE INDEX ON t (...) named itself
@@ -160,7 +168,7 @@ func (e *execution) createUnnamedIndex(ctx context.Context, ref objRef) (engine.
 	if err != nil {
 		return engine.Result{}, err
 	}
-	res, err := e.collect(ctx, e.st.Text)
+	res, err := e.ddlRun(ctx)
 	if err != nil {
 		return engine.Result{}, err
 	}
@@ -286,7 +294,7 @@ func (e *execution) alter(ctx context.Context, bref, aref objRef) (engine.Result
 	if err != nil {
 		return engine.Result{}, err
 	}
-	res, err := e.collect(ctx, e.st.Text)
+	res, err := e.ddlRun(ctx)
 	if err != nil {
 		return engine.Result{}, err
 	}
@@ -302,4 +310,58 @@ func (e *execution) alter(ctx context.Context, bref, aref objRef) (engine.Result
 	}
 	img := engine.ObjectImage{Kind: bref.Kind, Schema: bref.Name.Schema, Name: bref.Name.Name, Action: engine.ActionAlter, Before: before, After: after}
 	return res, e.object(ctx, img, bref)
+}
+
+// ddlCollect runs a DDL statement between two readings of every table's
+// change counters, in one round trip: code it runs (a function called by
+// CREATE TABLE AS or a column default, an event trigger) may change rows
+// of tables, rows that are not imaged. It returns the counters that moved,
+// for warnDDLWrites.
+func (e *execution) ddlCollect(ctx context.Context) (engine.Result, counts, error) {
+	if !e.x.c.trackCounts {
+		res, err := e.collect(ctx, e.st.Text)
+		return res, nil, err
+	}
+	e.x.stmtFull = true
+	var res engine.Result
+	change := &step{sql: e.st.Text, rows: e.collector(&res)}
+	before, after, err := e.x.counted(ctx, change, nil)
+	if err != nil {
+		return engine.Result{}, nil, e.x.c.wrap("running "+e.st.Verb, err)
+	}
+	res.RowsAffected = change.tag.RowsAffected()
+	return res, after.minus(before), nil
+}
+
+// warnDDLWrites reports the rows a DDL statement's code changed, leaving
+// out the relation the statement created itself (CREATE TABLE AS fills
+// it; undo drops it whole).
+func (e *execution) warnDDLWrites(ctx context.Context, moved counts, created uint32) error {
+	rows := map[uint32]int64{}
+	for oid, d := range moved {
+		if oid != created {
+			rows[oid] = d[0] + d[1] + d[2]
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	e.x.settle = true // code that writes ran (see Settle)
+	total, parts, err := e.x.rowsIn(ctx, rows)
+	if err != nil {
+		return err
+	}
+	e.sink.Warn(fmt.Sprintf("code this %s ran (a function it calls, an event trigger?) changed %d rows (%s); those rows are not imaged and undo will not restore them",
+		e.st.Verb, total, parts))
+	return nil
+}
+
+// ddlRun is ddlCollect for a statement that creates no relation, with its
+// warning.
+func (e *execution) ddlRun(ctx context.Context) (engine.Result, error) {
+	res, moved, err := e.ddlCollect(ctx)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	return res, e.warnDDLWrites(ctx, moved, 0)
 }

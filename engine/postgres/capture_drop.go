@@ -59,7 +59,7 @@ func (e *execution) drop(ctx context.Context, d *pg_query.DropStmt, c engine.Sta
 			return engine.Result{}, err
 		}
 	}
-	return e.collect(ctx, e.st.Text)
+	return e.ddlRun(ctx)
 }
 
 // dropTables images DROP TABLE: each table's definition and all its rows,
@@ -107,7 +107,7 @@ func (e *execution) dropTables(ctx context.Context, d *pg_query.DropStmt, cascad
 	if err := e.checkConcurrent(ctx, chk); err != nil {
 		return engine.Result{}, err
 	}
-	return e.collect(ctx, e.st.Text)
+	return e.ddlRun(ctx)
 }
 
 // dependent sends the image of an object DROP ... CASCADE removes too; a
@@ -325,7 +325,7 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 			return engine.Result{}, err
 		}
 	}
-	res, err := e.collect(ctx, e.st.Text)
+	res, err := e.ddlRun(ctx)
 	if err != nil {
 		return engine.Result{}, err
 	}

@@ -276,3 +276,64 @@ func TestSessionSettles(t *testing.T) {
 		t.Errorf("warnings of the last statement: %q", w)
 	}
 }
+
+// TestSessionDDLWrites: rows that code run by DDL changes (an event
+// trigger, a function CREATE TABLE AS calls) are reported, and the rows
+// CREATE TABLE AS puts into its own new table are not.
+func TestSessionDDLWrites(t *testing.T) {
+	target := newTarget(t) // a database of its own: event triggers are database-wide
+	db := openDB(t, target)
+	for _, q := range []string{`CREATE TABLE ddl_log (tag text)`, `CREATE TABLE calls (n int)`,
+		`CREATE FUNCTION log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ddl_log VALUES (tg_tag); END $$`,
+		`CREATE EVENT TRIGGER logger ON ddl_command_end WHEN TAG IN ('CREATE INDEX', 'DROP TABLE') EXECUTE FUNCTION log_ddl()`,
+		`CREATE FUNCTION counted(i int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN INSERT INTO calls VALUES (i); RETURN i; END $$`,
+		`CREATE TABLE t (id int PRIMARY KEY)`, `INSERT INTO t VALUES (1), (2), (3)`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	ctx := context.Background()
+	tg, err := engine.ParseTarget(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := engine.Open(ctx, tg, engine.Options{JournalPath: filepath.Join(t.TempDir(), "j.lifebelt"), Operator: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := s.Execute(ctx, `CREATE INDEX t_id ON t (id); CREATE TABLE copy AS SELECT counted(id) AS id FROM t; CREATE TABLE plain (id int)`, engine.ExecuteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"changed 1 rows", "changed 3 rows", ""} {
+		w := p.Statements[i].Warnings
+		switch {
+		case want == "" && len(w) != 0:
+			t.Errorf("statement %d: warnings %q", i+1, w)
+		case want != "" && (len(w) != 1 || !strings.Contains(w[0], want) || strings.Contains(w[0], "copy")):
+			t.Errorf("statement %d: warnings %q, want one saying %q", i+1, w, want)
+		}
+	}
+	if got := p.Statements[0].Warnings; len(got) == 1 && !strings.Contains(got[0], "ddl_log") {
+		t.Errorf("the event trigger's table is not named: %q", got)
+	}
+	if got := p.Statements[1].Warnings; len(got) == 1 && !strings.Contains(got[0], "calls") {
+		t.Errorf("the function's table is not named: %q", got)
+	}
+
+	// DROP TABLE takes another path.
+	p, err = s.Execute(ctx, `DROP TABLE plain`, engine.ExecuteOptions{Confirm: s.ConfirmName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w := p.Statements[0].Warnings; len(w) != 1 || !strings.Contains(w[0], "changed 1 rows") || !strings.Contains(w[0], "ddl_log") {
+		t.Errorf("DROP TABLE: warnings %q", w)
+	}
+}

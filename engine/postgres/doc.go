@@ -33,7 +33,9 @@
 // changed by exactly as many rows as were imaged, or the batch stops; rows
 // changed elsewhere (by triggers) produce a warning. Deferred constraint
 // triggers, which would run at COMMIT after the images were journaled, run
-// at the end of the batch instead (Settle), checked the same way. Reads run in a
+// at the end of the batch instead (Settle), checked the same way. DDL
+// runs between two readings of every table's counters, so rows changed by
+// code it runs (event triggers, functions) are reported too. Reads run in a
 // savepoint and are rolled back and refused when the counters move.
 // Statements that cannot be imaged exactly are refused with an
 // *engine.UnguardedError unless the caller allows unguarded execution.
