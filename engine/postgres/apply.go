@@ -136,6 +136,11 @@ func (x *pgTx) Insert(ctx context.Context, t engine.TableInfo, rows [][]engine.V
 		return x.insertValues(ctx, t, cols, rows)
 	}
 	sql := "COPY " + tbl + " (" + strings.Join(names, ", ") + ") FROM STDIN"
+	if bt, ok := x.tx.(*beginTx); ok {
+		if err := bt.ensure(ctx); err != nil {
+			return fmt.Errorf("postgres: re-inserting rows into %s: %w", t.QualifiedName(), err)
+		}
+	}
 	tag, err := x.tx.Conn().PgConn().CopyFrom(ctx, &copyRows{rows: rows, cols: cols}, sql)
 	if err != nil {
 		return fmt.Errorf("postgres: re-inserting rows into %s: %w", t.QualifiedName(), err)

@@ -186,7 +186,15 @@ func (x *pgTx) send(ctx context.Context, steps ...*step) error {
 		}
 		s.sql = "EXECUTE " + name + arg
 	}
-	err := x.sendSteps(ctx, append(preps, steps...))
+	var pre []*step
+	bt, lazy := x.tx.(*beginTx)
+	if lazy {
+		pre = bt.beginSteps() // BEGIN goes with the first round trip
+	}
+	err := x.sendSteps(ctx, append(append(pre, preps...), steps...))
+	if lazy {
+		bt.began(pre)
+	}
 	for _, p := range preps {
 		if p.tag.String() != "PREPARE" {
 			x.c.forgetCounters() // not prepared: the next round trip prepares it

@@ -377,3 +377,31 @@ func TestSettleDeferredTriggers(t *testing.T) {
 	}
 	tx.Rollback(ctx)
 }
+
+// TestLockBeforeSnapshot: when DROP TABLE is a batch's first statement,
+// its lock comes before the transaction's snapshot (nothing Lifebelt
+// sends at the start of a transaction may take one), so a row another
+// session committed after Begin is imaged too.
+func TestLockBeforeSnapshot(t *testing.T) {
+	c, schema := capSession(t)
+	capSetup(t, c, `CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)`)
+	other := capOpen(t, capDSN())
+	ctx := context.Background()
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := other.pg.Exec(ctx, "INSERT INTO "+quoteQualified(schema, "t")+" VALUES (2)"); err != nil {
+		t.Fatal(err)
+	}
+	sts, err := c.Split("DROP TABLE t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recSink{}
+	if _, err := tx.Exec(ctx, sts[0], sink, engine.ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "rows imaged before DROP TABLE", sink.render("t", engine.OpDelete), []string{"1 ->", "2 ->"})
+}

@@ -34,8 +34,8 @@ type counts map[uint32][3]int64
 // transactions of the same connection that the server has not yet flushed
 // to its shared statistics. On PostgreSQL 15 and later each transaction
 // therefore asks for a flush when it ends (pg_stat_force_next_flush, in
-// the BEGIN round trip), and the next one starts at zero; elsewhere the
-// first reading of each transaction is a full one.
+// the round trip of COMMIT or ROLLBACK), and the next one starts at zero;
+// elsewhere the first reading of each transaction is a full one.
 //
 // A local reading returns a row for every table it covers, zero or not,
 // so that a table it did not cover can be told apart (counts.covered).

@@ -211,19 +211,10 @@ func (c *conn) Identity(ctx context.Context) (engine.Identity, error) {
 // session changed since then fails with a serialization error instead of
 // silently using the newer row. That is what makes images exact.
 //
-// Where the server allows it, the same round trip asks for the statistics
-// to be flushed when the transaction ends (see localCountersSQL).
+// BEGIN is sent with the transaction's first query (see beginTx).
 func (c *conn) Begin(ctx context.Context) (engine.Tx, error) {
-	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead}
-	if c.flushStats {
-		opts.BeginQuery = "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT pg_catalog.pg_stat_force_next_flush()"
-	}
-	tx, err := c.pg.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: beginning a transaction on %s: %w", c.target, err)
-	}
-	c.cur = &pgTx{c: c, tx: tx, fullCounts: !c.statsClean, watched: map[uint32]bool{}}
-	c.statsClean = false
+	begin := []string{"BEGIN ISOLATION LEVEL REPEATABLE READ"}
+	c.cur = &pgTx{c: c, tx: &beginTx{c: c, begin: begin}, fullCounts: !c.statsClean, watched: map[uint32]bool{}}
 	return c.cur, nil
 }
 
@@ -253,7 +244,7 @@ func (c *conn) TxStatus(ctx context.Context, txid string) (string, error) {
 // pgTx is a batch's transaction.
 type pgTx struct {
 	c  *conn
-	tx pgx.Tx
+	tx txConn
 	// snapshot is true once a statement has fixed the transaction's
 	// snapshot; after that a table lock no longer guarantees that what the
 	// snapshot shows is all the table holds (see lockForImage).
@@ -318,9 +309,6 @@ func (x *pgTx) done() {
 	if x.c.cur == x {
 		x.c.cur = nil
 	}
-	// The transaction ends here either way; the server flushes its
-	// statistics before it answers, if BEGIN asked for it.
-	x.c.statsClean = x.c.flushStats
 }
 
 // ErrConcurrentChange is the error (matched with errors.Is) of a statement

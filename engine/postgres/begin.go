@@ -1,0 +1,163 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// txConn is what a batch's transaction offers capture and undo: pgx.Tx
+// (tests) or beginTx.
+type txConn interface {
+	querier
+	Conn() *pgx.Conn
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// beginTx is a transaction whose BEGIN travels with its first query
+// instead of in a round trip of its own: most batches start with a
+// catalog query (QueryRow) or a round trip of send, and a guarded
+// single-row statement then needs one round trip less. Until that first
+// query nothing has happened on the server, so COMMIT and ROLLBACK of a
+// transaction that never began send nothing.
+type beginTx struct {
+	c     *conn
+	begin []string // BEGIN, and what goes with it (see conn.Begin)
+	begun bool
+}
+
+var _ txConn = (*beginTx)(nil)
+
+// ensure begins the transaction in a round trip of its own, if it has not
+// begun yet.
+func (b *beginTx) ensure(ctx context.Context) error {
+	if b.begun {
+		return nil
+	}
+	for _, q := range b.begin {
+		if _, err := b.c.pg.Exec(ctx, q); err != nil {
+			return err
+		}
+		b.begun = true // from BEGIN on, the server has a transaction
+	}
+	return nil
+}
+
+func (b *beginTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := b.ensure(ctx); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return b.c.pg.Exec(ctx, sql, args...)
+}
+
+func (b *beginTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := b.ensure(ctx); err != nil {
+		return nil, err
+	}
+	return b.c.pg.Query(ctx, sql, args...)
+}
+
+// QueryRow sends BEGIN and the query in one round trip when the
+// transaction has not begun.
+func (b *beginTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if b.begun {
+		return b.c.pg.QueryRow(ctx, sql, args...)
+	}
+	batch := &pgx.Batch{}
+	for _, q := range b.begin {
+		batch.Queue(q)
+	}
+	batch.Queue(sql, args...)
+	return &beginRow{b: b, br: b.c.pg.SendBatch(ctx, batch)}
+}
+
+// beginRow is the row of a query sent with BEGIN.
+type beginRow struct {
+	b  *beginTx
+	br pgx.BatchResults
+}
+
+func (r *beginRow) Scan(dest ...any) error {
+	for i := range r.b.begin {
+		if _, err := r.br.Exec(); err != nil {
+			return errors.Join(err, r.br.Close())
+		}
+		if i == 0 {
+			r.b.begun = true
+		}
+	}
+	err := r.br.QueryRow().Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// beginSteps are the steps send puts before its own when the transaction
+// has not begun; began marks it begun once they ran.
+func (b *beginTx) beginSteps() []*step {
+	if b.begun {
+		return nil
+	}
+	steps := make([]*step, len(b.begin))
+	for i, q := range b.begin {
+		steps[i] = &step{sql: q}
+	}
+	return steps
+}
+
+func (b *beginTx) began(steps []*step) {
+	if len(steps) > 0 && steps[0].tag.String() == "BEGIN" {
+		b.begun = true
+	}
+}
+
+func (b *beginTx) Conn() *pgx.Conn { return b.c.pg }
+
+// Commit commits; a transaction that never began has nothing to commit.
+func (b *beginTx) Commit(ctx context.Context) error {
+	tag, err := b.end(ctx, "COMMIT")
+	if err == nil && tag == "ROLLBACK" {
+		// The transaction had failed: the server rolled it back.
+		err = pgx.ErrTxCommitRollback
+	}
+	return err
+}
+
+// Rollback rolls back; a transaction that never began has nothing to roll
+// back.
+func (b *beginTx) Rollback(ctx context.Context) error {
+	_, err := b.end(ctx, "ROLLBACK")
+	return err
+}
+
+// end sends COMMIT or ROLLBACK and, where the server allows it, in the
+// same round trip and outside the transaction, asks for this connection's
+// statistics to be flushed before it next answers, so that the next
+// transaction's change counters start at zero (see localCountersSQL). It
+// is not asked for in the transaction itself: any SELECT there would fix
+// the snapshot, which capture must be able to take after its locks (see
+// lockTables). It returns the command tag of COMMIT or ROLLBACK.
+func (b *beginTx) end(ctx context.Context, verb string) (string, error) {
+	if !b.begun {
+		return "", nil // nothing ran: the counters are as they were
+	}
+	b.begun = false
+	b.c.statsClean = false
+	sql := verb
+	if b.c.flushStats {
+		sql += "; SELECT pg_catalog.pg_stat_force_next_flush()"
+	}
+	res, err := b.c.pg.PgConn().Exec(ctx, sql).ReadAll()
+	if err != nil {
+		return "", err
+	}
+	if len(res) == 0 {
+		return "", errors.New("postgres: no reply to " + verb)
+	}
+	b.c.statsClean = b.c.flushStats && len(res) == 2
+	return res[0].CommandTag.String(), nil
+}
