@@ -27,6 +27,10 @@ type beginTx struct {
 	c     *conn
 	begin []string // BEGIN, and what goes with it (see conn.Begin)
 	begun bool
+	// zero: the transaction's change counters are known to be all zero,
+	// as it started on flushed statistics and nothing that could change
+	// rows has run since (QueryRow serves Lifebelt's own reads only).
+	zero bool
 }
 
 var _ txConn = (*beginTx)(nil)
@@ -47,6 +51,7 @@ func (b *beginTx) ensure(ctx context.Context) error {
 }
 
 func (b *beginTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	b.zero = false
 	if err := b.ensure(ctx); err != nil {
 		return pgconn.CommandTag{}, err
 	}
@@ -54,6 +59,7 @@ func (b *beginTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.Com
 }
 
 func (b *beginTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	b.zero = false
 	if err := b.ensure(ctx); err != nil {
 		return nil, err
 	}
@@ -115,7 +121,10 @@ func (b *beginTx) began(steps []*step) {
 	}
 }
 
-func (b *beginTx) Conn() *pgx.Conn { return b.c.pg }
+func (b *beginTx) Conn() *pgx.Conn {
+	b.zero = false
+	return b.c.pg
+}
 
 // Commit commits; a transaction that never began has nothing to commit.
 func (b *beginTx) Commit(ctx context.Context) error {

@@ -214,7 +214,7 @@ func (c *conn) Identity(ctx context.Context) (engine.Identity, error) {
 // BEGIN is sent with the transaction's first query (see beginTx).
 func (c *conn) Begin(ctx context.Context) (engine.Tx, error) {
 	begin := []string{"BEGIN ISOLATION LEVEL REPEATABLE READ"}
-	c.cur = &pgTx{c: c, tx: &beginTx{c: c, begin: begin}, fullCounts: !c.statsClean, watched: map[uint32]bool{}}
+	c.cur = &pgTx{c: c, tx: &beginTx{c: c, begin: begin, zero: c.statsClean}, fullCounts: !c.statsClean, watched: map[uint32]bool{}}
 	return c.cur, nil
 }
 
