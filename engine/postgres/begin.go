@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -160,13 +161,47 @@ func (b *beginTx) end(ctx context.Context, verb string) (string, error) {
 	if b.c.flushStats {
 		sql += "; SELECT pg_catalog.pg_stat_force_next_flush()"
 	}
-	res, err := b.c.pg.PgConn().Exec(ctx, sql).ReadAll()
+	// The outcome is that of the first statement; the flush request may
+	// fail on its own (a role without the right to call it), which only
+	// leaves the next transaction's counters unknown.
+	mrr := b.c.pg.PgConn().Exec(ctx, sql)
+	var tag string
+	var err error
+	n := 0
+	for mrr.NextResult() {
+		t, rerr := mrr.ResultReader().Close()
+		if n == 0 {
+			tag, err = t.String(), rerr
+		}
+		n++
+	}
+	if cerr := mrr.Close(); n == 0 {
+		err = cerr
+		if err == nil {
+			err = errors.New("postgres: no reply to " + verb)
+		}
+	}
 	if err != nil {
+		b.abandon(ctx)
 		return "", err
 	}
-	if len(res) == 0 {
-		return "", errors.New("postgres: no reply to " + verb)
+	b.c.statsClean = b.c.flushStats && n == 2
+	return tag, nil
+}
+
+// abandon makes sure a transaction whose COMMIT or ROLLBACK failed is not
+// left open on the connection, where the next batch's statements would
+// join it (a context cancelled before anything was sent, say): it rolls
+// back with a context of its own, and closes the connection if that
+// fails too.
+func (b *beginTx) abandon(ctx context.Context) {
+	pc := b.c.pg.PgConn()
+	if pc.IsClosed() || pc.TxStatus() == 'I' {
+		return
 	}
-	b.c.statsClean = b.c.flushStats && len(res) == 2
-	return res[0].CommandTag.String(), nil
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := b.c.pg.Exec(rctx, "ROLLBACK"); err != nil || pc.TxStatus() != 'I' {
+		b.c.pg.Close(rctx)
+	}
 }
