@@ -44,16 +44,16 @@ func (e *execution) ddl(ctx context.Context, n *pg_query.Node, c engine.Statemen
 func createdObject(n *pg_query.Node) (objRef, bool) {
 	switch {
 	case n.GetCreateStmt() != nil:
-		return objRef{Kind: "TABLE", Name: rangeVarName(n.GetCreateStmt().Relation)}, true
+		return relRef("TABLE", n.GetCreateStmt().Relation), true
 	case n.GetCreateTableAsStmt() != nil:
 		s := n.GetCreateTableAsStmt()
-		return objRef{Kind: objectTypeName(s.Objtype), Name: rangeVarName(s.GetInto().GetRel())}, true
+		return relRef(objectTypeName(s.Objtype), s.GetInto().GetRel()), true
 	case n.GetSelectStmt() != nil && n.GetSelectStmt().IntoClause != nil:
-		return objRef{Kind: "TABLE", Name: rangeVarName(n.GetSelectStmt().IntoClause.Rel)}, true
+		return relRef("TABLE", n.GetSelectStmt().IntoClause.Rel), true
 	case n.GetViewStmt() != nil:
-		return objRef{Kind: "VIEW", Name: rangeVarName(n.GetViewStmt().View)}, true
+		return relRef("VIEW", n.GetViewStmt().View), true
 	case n.GetCreateSeqStmt() != nil:
-		return objRef{Kind: "SEQUENCE", Name: rangeVarName(n.GetCreateSeqStmt().Sequence)}, true
+		return relRef("SEQUENCE", n.GetCreateSeqStmt().Sequence), true
 	case n.GetIndexStmt() != nil:
 		s := n.GetIndexStmt()
 		return objRef{Kind: "INDEX", Name: engine.Name{Schema: s.GetRelation().GetSchemaname(), Name: s.Idxname}, On: rangeVarName(s.Relation)}, true
@@ -84,6 +84,31 @@ func createdObject(n *pg_query.Node) (objRef, bool) {
 	return objRef{}, false
 }
 
+// relRef names a relation a CREATE makes.
+func relRef(kind string, rv *pg_query.RangeVar) objRef {
+	return objRef{Kind: kind, Name: rangeVarName(rv), Temp: rv.GetRelpersistence() == "t"}
+}
+
+// creationSchema fills in the schema an unqualified CREATE puts its object
+// in: the session's temporary schema for TEMP, else the first schema of
+// search_path that exists (the server's rule). Looking the bare name up
+// instead would find a temporary table of the same name first.
+func (e *execution) creationSchema(ctx context.Context, ref *objRef) error {
+	if ref.Name.Schema != "" || ref.Kind == "INDEX" || ref.Kind == "TRIGGER" {
+		return nil // qualified, or in its table's schema
+	}
+	var schema *string
+	err := e.x.tx.QueryRow(ctx, `SELECT CASE WHEN $1 THEN (SELECT n.nspname::text FROM pg_catalog.pg_namespace n WHERE n.oid = pg_catalog.pg_my_temp_schema())
+		ELSE (pg_catalog.current_schemas(false))[1]::text END`, ref.Temp).Scan(&schema)
+	if err != nil {
+		return e.x.c.wrap("finding the schema of "+ref.Name.String(), err)
+	}
+	if schema != nil {
+		ref.Name.Schema = *schema
+	}
+	return nil
+}
+
 // argTypes renders argument types as to_regprocedure reads them, by
 // printing DROP FUNCTION x(<types>) and cutting out the list.
 func argTypes(types []*pg_query.Node) (string, bool) {
@@ -110,6 +135,9 @@ func (e *execution) create(ctx context.Context, n *pg_query.Node, ref objRef, or
 	e.x.snapshot = true
 	if ref.Kind == "INDEX" && ref.Name.Name == "" {
 		return e.createUnnamedIndex(ctx, ref)
+	}
+	if err := e.creationSchema(ctx, &ref); err != nil {
+		return engine.Result{}, err
 	}
 	before, existed, err := objectDefinition(ctx, e.x.tx, ref)
 	if err != nil {

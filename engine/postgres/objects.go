@@ -19,6 +19,7 @@ type objRef struct {
 	// overload (an error when there are several).
 	Args string
 	On   engine.Name // TRIGGER: its table; INDEX: its table, when the index name is unqualified
+	Temp bool        // CREATE TEMP: the object goes into the session's temporary schema
 }
 
 // objectDefinition captures the definition of the named object. found is
