@@ -190,15 +190,39 @@ func (e *execution) checkConcurrent(ctx context.Context, chk *snapCheck) error {
 		return fmt.Errorf("postgres: opening a second connection to check for concurrent changes: %s", connectReason(err))
 	}
 	defer c2.Close(context.Background())
+	// An earlier statement of this batch may hold a lock that keeps the
+	// second connection from reading the table (ALTER TABLE ... RENAME
+	// takes ACCESS EXCLUSIVE until the batch ends): waiting would never end.
+	if _, err := c2.Exec(ctx, "SET lock_timeout = '5s'"); err != nil {
+		return fmt.Errorf("postgres: preparing the check for concurrent changes: %w", err)
+	}
 	changed := func(rel *relation) error {
 		return &concurrentError{sentinel: ErrConcurrentChange,
 			cause: fmt.Errorf("postgres: another session changed %s after this batch's snapshot", rel.info.QualifiedName())}
 	}
 	for _, t := range chk.tables {
+		// The second connection sees the table as last committed: by the
+		// name it had then, or not at all when this transaction created it
+		// (then no other session can have written to it).
+		var name *string
+		if err := c2.QueryRow(ctx, `SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+			JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1`, t.rel.oid).Scan(&name); errors.Is(err, pgx.ErrNoRows) {
+			continue
+		} else if err != nil || name == nil {
+			return fmt.Errorf("postgres: checking %s for concurrent changes: %v", t.rel.info.QualifiedName(), err)
+		}
+		scan := *name
+		if t.rel.relkind != 'p' {
+			scan = "ONLY " + scan
+		}
 		// Versions at least as new as the snapshot's xmin; age() measures
 		// from the next xid, so a smaller age is newer.
-		rows, err := c2.Query(ctx, fmt.Sprintf("SELECT x.xmin::text FROM %s AS x WHERE pg_catalog.age(x.xmin) <= pg_catalog.age($1::text::xid)", t.rel.scan()),
+		rows, err := c2.Query(ctx, fmt.Sprintf("SELECT x.xmin::text FROM %s AS x WHERE pg_catalog.age(x.xmin) <= pg_catalog.age($1::text::xid)", scan),
 			strconv.FormatUint(uint64(chk.xmin), 10))
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55P03" {
+			return fmt.Errorf("postgres: %s cannot be checked for changes other sessions made during this batch, because an earlier statement of the batch locked it against reading; run this statement in a batch of its own", t.rel.info.QualifiedName())
+		}
 		if err != nil {
 			return fmt.Errorf("postgres: checking %s for concurrent changes: %w", t.rel.info.QualifiedName(), err)
 		}
@@ -214,7 +238,7 @@ func (e *execution) checkConcurrent(ctx context.Context, chk *snapCheck) error {
 		}
 		for toid, ctids := range t.old {
 			var n int
-			err := c2.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s AS x WHERE x.tableoid = $1::oid AND x.ctid = ANY($2::text[]::tid[])", t.rel.scan()),
+			err := c2.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s AS x WHERE x.tableoid = $1::oid AND x.ctid = ANY($2::text[]::tid[])", scan),
 				toid, ctids).Scan(&n)
 			if err != nil {
 				return fmt.Errorf("postgres: checking %s for concurrent changes: %w", t.rel.info.QualifiedName(), err)
