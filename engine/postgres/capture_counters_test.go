@@ -413,3 +413,90 @@ func TestLockBeforeSnapshot(t *testing.T) {
 	}
 	eq(t, "rows imaged before DROP TABLE", sink.render("t", engine.OpDelete), []string{"1 ->", "2 ->"})
 }
+
+// TestEndWithCancelledContext: a COMMIT or ROLLBACK that could not be sent
+// (its context was already done) must not leave the transaction open for
+// the next batch to commit.
+func TestEndWithCancelledContext(t *testing.T) {
+	c, _ := capSession(t)
+	capSetup(t, c, `CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 1)`)
+	ctx := context.Background()
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, end := range []string{"commit", "rollback"} {
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sts, _ := c.Split(`UPDATE t SET v = 99 WHERE id = 1`)
+		if _, err := tx.Exec(ctx, sts[0], &recSink{}, engine.ExecOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if end == "commit" {
+			if err := tx.Commit(done); err == nil {
+				t.Fatal("a commit with a cancelled context succeeded")
+			}
+		} else if err := tx.Rollback(done); err == nil {
+			t.Fatal("a rollback with a cancelled context succeeded")
+		}
+		// The next batch commits only its own change.
+		if _, _, err := capRun(t, c, `INSERT INTO t VALUES (2, 2)`, engine.ExecOptions{}); err != nil {
+			t.Fatalf("after %s: %v", end, err)
+		}
+		eq(t, "after "+end, capRows(t, c, "SELECT id, v FROM t"), []string{"1|1", "2|2"})
+		capSetup(t, c, `DELETE FROM t WHERE id = 2`)
+	}
+}
+
+// TestCreateShadowedByTemp: CREATE TABLE AS of a name a temporary table
+// already has puts the new table in the first schema of search_path; it is
+// recorded as created there, and its own rows are not reported as changed
+// by other code.
+func TestCreateShadowedByTemp(t *testing.T) {
+	c, schema := capSession(t)
+	capSetup(t, c, `CREATE TEMP TABLE x (a int)`)
+	s, _, err := capRun(t, c, `CREATE TABLE x AS SELECT g AS a FROM generate_series(1, 3) g`, engine.ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.warns) != 0 {
+		t.Errorf("warnings %q", s.warns)
+	}
+	if len(s.objects) != 1 || s.objects[0].Action != engine.ActionCreate || s.objects[0].Schema != schema || s.objects[0].Name != "x" {
+		t.Errorf("objects %+v, want x created in %s", s.objects, schema)
+	}
+}
+
+// TestAlterTableCreatedInBatch: ALTER TABLE that drops a column of a table
+// the same batch created passes the check for concurrent changes (the
+// second connection cannot see the new table); one the batch renamed first
+// (and so locked against reading) is refused with a clear reason instead of
+// waiting forever.
+func TestAlterTableCreatedInBatch(t *testing.T) {
+	c, _ := capSession(t)
+	capSetup(t, c, `CREATE TABLE old (id int, v text); INSERT INTO old VALUES (1, 'a')`)
+	if _, _, err := capRun(t, c, `CREATE TABLE n (id int, v text); INSERT INTO n VALUES (1, 'a'); ALTER TABLE n DROP COLUMN v`, engine.ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "columns of n", capRows(t, c, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'n' AND column_name = 'v'"), []string{"0"})
+	_, _, err := capRun(t, c, `ALTER TABLE old RENAME TO renamed; ALTER TABLE renamed DROP COLUMN v`, engine.ExecOptions{})
+	if err == nil || !strings.Contains(err.Error(), "batch of its own") {
+		t.Errorf("rename then ALTER in one batch: %v", err)
+	}
+	eq(t, "old kept", capRows(t, c, "SELECT * FROM old"), []string{"1|a"})
+}
+
+// TestTruncateAfterInsert: TRUNCATE resets the transaction's counters of
+// the table it empties; that is not a change made elsewhere.
+func TestTruncateAfterInsert(t *testing.T) {
+	c, _ := capSession(t)
+	capSetup(t, c, `CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)`)
+	s, _, err := capRun(t, c, `INSERT INTO t VALUES (2); TRUNCATE t`, engine.ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.warns) != 0 {
+		t.Errorf("warnings %q", s.warns)
+	}
+	eq(t, "rows imaged", s.render("t", engine.OpDelete), []string{"1 ->", "2 ->"})
+}

@@ -337,3 +337,48 @@ func TestSessionDDLWrites(t *testing.T) {
 		t.Errorf("DROP TABLE: warnings %q", w)
 	}
 }
+
+// TestSessionFlushRefused: a role that may not call
+// pg_stat_force_next_flush (taken with SET ROLE in a batch) does not turn
+// a committed batch into one reported as failed.
+func TestSessionFlushRefused(t *testing.T) {
+	db, _ := server(t)
+	var b [4]byte
+	rand.Read(b[:])
+	role := "lb_noflush_" + hex.EncodeToString(b[:])
+	if _, err := db.Exec("CREATE ROLE " + role); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Exec("DROP ROLE IF EXISTS " + role) }) // after the database is dropped
+	target := newTarget(t)
+	tdb := openDB(t, target)
+	for _, q := range []string{`REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_force_next_flush() FROM PUBLIC`,
+		`CREATE TABLE t (id int PRIMARY KEY)`, `GRANT ALL ON t TO ` + role} {
+		if _, err := tdb.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	ctx := context.Background()
+	tg, err := engine.ParseTarget(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := engine.Open(ctx, tg, engine.Options{JournalPath: filepath.Join(t.TempDir(), "j.lifebelt"), Operator: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i, q := range []string{`SET ROLE ` + role + `; INSERT INTO t VALUES (1)`, `INSERT INTO t VALUES (2)`} {
+		p, err := s.Execute(ctx, q, engine.ExecuteOptions{})
+		if err != nil {
+			t.Fatalf("batch %d: %v", i+1, err)
+		}
+		if err := p.Commit(ctx); err != nil {
+			t.Fatalf("batch %d committed but reported: %v", i+1, err)
+		}
+	}
+	var n int
+	if err := tdb.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("rows %d, %v", n, err)
+	}
+}

@@ -88,6 +88,12 @@ func dropSchema(t testing.TB, schema string) {
 		return
 	}
 	defer admin.Close(ctx)
+	// A session a test left inside a transaction fails the drop instead of
+	// hanging it.
+	if _, err := admin.Exec(ctx, "SET lock_timeout = '30s'"); err != nil {
+		t.Errorf("dropping test schema %s: %v", schema, err)
+		return
+	}
 	drop := "DROP SCHEMA " + quoteIdent(schema) + " CASCADE"
 	if _, err := admin.Exec(ctx, drop); err == nil {
 		return
