@@ -28,10 +28,6 @@ type beginTx struct {
 	c     *conn
 	begin []string // BEGIN, and what goes with it (see conn.Begin)
 	begun bool
-	// zero: the transaction's change counters are known to be all zero,
-	// as it started on flushed statistics and nothing that could change
-	// rows has run since (QueryRow serves Lifebelt's own reads only).
-	zero bool
 }
 
 var _ txConn = (*beginTx)(nil)
@@ -52,7 +48,6 @@ func (b *beginTx) ensure(ctx context.Context) error {
 }
 
 func (b *beginTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	b.zero = false
 	if err := b.ensure(ctx); err != nil {
 		return pgconn.CommandTag{}, err
 	}
@@ -60,7 +55,6 @@ func (b *beginTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.Com
 }
 
 func (b *beginTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	b.zero = false
 	if err := b.ensure(ctx); err != nil {
 		return nil, err
 	}
@@ -122,10 +116,7 @@ func (b *beginTx) began(steps []*step) {
 	}
 }
 
-func (b *beginTx) Conn() *pgx.Conn {
-	b.zero = false
-	return b.c.pg
-}
+func (b *beginTx) Conn() *pgx.Conn { return b.c.pg }
 
 // Commit commits; a transaction that never began has nothing to commit.
 func (b *beginTx) Commit(ctx context.Context) error {

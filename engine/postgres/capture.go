@@ -163,24 +163,6 @@ const (
 // earlier one had; a DEALLOCATE in a batch (see other) or an error saying
 // it is gone has it prepared anew.
 func (x *pgTx) send(ctx context.Context, steps ...*step) error {
-	bt, lazy := x.tx.(*beginTx)
-	if lazy && bt.zero {
-		// Nothing has changed rows in this transaction yet: the first
-		// reading, which precedes any change of the round trip, would
-		// find every counter at zero.
-		bt.zero = false
-		for i, s := range steps {
-			if s.counts != nil {
-				*s.counts = counts{}
-				x.sawCounts(*s.counts, true)
-				steps = append(append([]*step{}, steps[:i]...), steps[i+1:]...)
-				break
-			}
-		}
-		if len(steps) == 0 {
-			return nil
-		}
-	}
 	var preps []*step
 	full := x.fullCounts || x.stmtFull
 	for _, s := range steps {
@@ -205,8 +187,8 @@ func (x *pgTx) send(ctx context.Context, steps ...*step) error {
 		s.sql = "EXECUTE " + name + arg
 	}
 	var pre []*step
+	bt, lazy := x.tx.(*beginTx)
 	if lazy {
-		bt.zero = false
 		pre = bt.beginSteps() // BEGIN goes with the first round trip
 	}
 	err := x.sendSteps(ctx, append(append(pre, preps...), steps...))
