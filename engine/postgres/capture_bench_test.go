@@ -75,6 +75,7 @@ func compare(b *testing.B, c *conn, per int, sql func(i int) string) {
 		}
 		start = time.Now()
 		if _, err := etx.Exec(ctx, sts[0], &countSink{}, engine.ExecOptions{}); err != nil {
+			etx.Rollback(ctx)
 			b.Fatal(err)
 		}
 		guarded += time.Since(start)
