@@ -81,9 +81,26 @@ func TestExecTakesSplitTrees(t *testing.T) {
 	eq(t, "images", sink.render("t", engine.OpUpdate), []string{"1|1 -> 1|2", "1|2 -> 1|3", "1|3 -> 1|30"})
 }
 
-// countersTrace runs statements in one transaction of c, returning the
-// sink and the counter readings sent, in order ("full" or "local").
-func countersTrace(t *testing.T, c *conn, sql string, opt engine.ExecOptions) (*recSink, []string, error) {
+// batch is what batchRun saw: each statement's sink, and the counter
+// readings sent, in order ("full" or "local").
+type batch struct {
+	sinks    []*recSink
+	readings []string
+}
+
+// warns are the warnings of all statements.
+func (b *batch) warns() []string {
+	var out []string
+	for _, s := range b.sinks {
+		out = append(out, s.warns...)
+	}
+	return out
+}
+
+// batchRun runs a batch in one transaction as the engine does: each
+// statement with a sink of its own, then (with settle) Settle with the
+// last one, then COMMIT, or ROLLBACK at the first error.
+func batchRun(t *testing.T, c *conn, sql string, settle bool) (*batch, error) {
 	t.Helper()
 	ctx := context.Background()
 	sts, err := c.Split(sql)
@@ -94,28 +111,33 @@ func countersTrace(t *testing.T, c *conn, sql string, opt engine.ExecOptions) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	var readings []string
+	b := &batch{}
 	tx.(*pgTx).trace = func(sql string) {
 		if !strings.HasPrefix(sql, "EXECUTE lifebelt_counters_") {
 			return
 		}
 		switch name := strings.TrimPrefix(sql, "EXECUTE "); {
-		case strings.HasPrefix(name, c.counters[countersFull]+"(") || name == c.counters[countersFull]:
-			readings = append(readings, "full")
+		case name == c.counters[countersFull]:
+			b.readings = append(b.readings, "full")
 		case strings.HasPrefix(name, c.counters[countersLocal]+"("):
-			readings = append(readings, "local")
+			b.readings = append(b.readings, "local")
 		default:
-			readings = append(readings, "? "+sql)
+			b.readings = append(b.readings, "? "+sql)
 		}
 	}
-	sink := &recSink{}
-	for _, st := range sts {
-		if _, err := tx.Exec(ctx, st, sink, opt); err != nil {
+	for i, st := range sts {
+		sink := &recSink{}
+		b.sinks = append(b.sinks, sink)
+		_, err := tx.Exec(ctx, st, sink, engine.ExecOptions{})
+		if err == nil && settle && i == len(sts)-1 {
+			err = tx.(engine.Settler).Settle(ctx, sink)
+		}
+		if err != nil {
 			tx.Rollback(ctx)
-			return sink, readings, err
+			return b, err
 		}
 	}
-	return sink, readings, tx.Commit(ctx)
+	return b, tx.Commit(ctx)
 }
 
 // TestCountersLocal: on a server that can flush statistics on request
@@ -144,28 +166,26 @@ func TestCountersLocal(t *testing.T) {
 
 	// capSetup wrote without asking for a flush: the first reading is a
 	// full one, the others local.
-	_, readings, err := countersTrace(t, c, `DELETE FROM plain WHERE id = 1; DELETE FROM plain WHERE id = 2`, engine.ExecOptions{})
+	b, err := batchRun(t, c, `DELETE FROM plain WHERE id = 1; DELETE FROM plain WHERE id = 2`, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "readings after setup", readings, []string{"full", "local", "local", "local"})
+	eq(t, "readings after setup", b.readings, []string{"full", "local", "local", "local"})
 
 	// Each later transaction starts at zero: local readings only.
-	_, readings, err = countersTrace(t, c, `DELETE FROM plain WHERE id = 3`, engine.ExecOptions{})
-	if err != nil {
+	if b, err = batchRun(t, c, `DELETE FROM plain WHERE id = 3`, false); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "readings", readings, []string{"local", "local"})
+	eq(t, "readings", b.readings, []string{"local", "local"})
 
 	// A table with triggers: every table is read, and the audit rows of
 	// earlier transactions are not counted again.
 	for i := 3; i <= 5; i++ {
-		s, readings, err := countersTrace(t, c, fmt.Sprintf(`DELETE FROM t WHERE id = %d`, i), engine.ExecOptions{})
-		if err != nil {
+		if b, err = batchRun(t, c, fmt.Sprintf(`DELETE FROM t WHERE id = %d`, i), false); err != nil {
 			t.Fatal(err)
 		}
-		eq(t, "readings with triggers", readings, []string{"full", "full"})
-		eq(t, "warnings", countedIn(s.warns), []string{"1 in audit"})
+		eq(t, "readings with triggers", b.readings, []string{"full", "full"})
+		eq(t, "warnings", countedIn(b.warns()), []string{"1 in audit"})
 	}
 
 	// A read that wrote to audit and failed is rolled back to its
@@ -197,12 +217,11 @@ func TestCountersLocal(t *testing.T) {
 	// A trigger created between two transactions is seen (the table's
 	// digest covers its triggers).
 	capSetup(t, c, `CREATE TRIGGER logger AFTER DELETE ON plain FOR EACH ROW EXECUTE FUNCTION log_it()`)
-	s, readings, err := countersTrace(t, c, `DELETE FROM plain WHERE id = 4`, engine.ExecOptions{})
-	if err != nil {
+	if b, err = batchRun(t, c, `DELETE FROM plain WHERE id = 4`, false); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "readings after CREATE TRIGGER", readings, []string{"full", "full"})
-	eq(t, "warnings after CREATE TRIGGER", countedIn(s.warns), []string{"1 in audit"})
+	eq(t, "readings after CREATE TRIGGER", b.readings, []string{"full", "full"})
+	eq(t, "warnings after CREATE TRIGGER", countedIn(b.warns()), []string{"1 in audit"})
 }
 
 // TestCountersCaughtExceptions: code that catches an exception rolls back
@@ -229,21 +248,20 @@ func TestCountersCaughtExceptions(t *testing.T) {
 
 	// Through a trigger (1 is already in seen: the trigger's insert is
 	// rolled back).
-	if _, err := stmtWarnings(t, c, `UPDATE t SET v = v + 1 WHERE id = 1; SELECT count(*) FROM seen`); err != nil {
+	if _, err := batchRun(t, c, `UPDATE t SET v = v + 1 WHERE id = 1; SELECT count(*) FROM seen`, false); err != nil {
 		t.Errorf("read after a trigger caught an exception: %v", err)
 	}
-	warns, err := stmtWarnings(t, c, `UPDATE t SET v = v + 1 WHERE id = 1; INSERT INTO child VALUES (1)`)
+	b, err := batchRun(t, c, `UPDATE t SET v = v + 1 WHERE id = 1; INSERT INTO child VALUES (1)`, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(warns[1]) != 0 {
-		t.Errorf("the INSERT warned about rows nobody changed: %q", warns[1])
+	if w := b.sinks[1].warns; len(w) != 0 {
+		t.Errorf("the INSERT warned about rows nobody changed: %q", w)
 	}
-	warns, err = stmtWarnings(t, c, `UPDATE t SET v = v + 1 WHERE id = 2; UPDATE t SET v = v + 1 WHERE id = 3`)
-	if err != nil {
+	if b, err = batchRun(t, c, `UPDATE t SET v = v + 1 WHERE id = 2; UPDATE t SET v = v + 1 WHERE id = 3`, false); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "the row the second trigger added", countedIn(warns[1]), []string{"1 in seen"})
+	eq(t, "the row the second trigger added", countedIn(b.sinks[1].warns), []string{"1 in seen"})
 
 	// Through a function in a statement on a table without triggers.
 	_, _, err = capRun(t, c, `UPDATE plain SET v = try_seen(1) WHERE id = 1; SELECT count(*) FROM seen`, engine.ExecOptions{})
@@ -251,32 +269,6 @@ func TestCountersCaughtExceptions(t *testing.T) {
 		t.Errorf("read after a function caught an exception: %v", err)
 	}
 	eq(t, "seen", capRows(t, c, "SELECT id FROM seen"), []string{"1", "2", "3"})
-}
-
-// stmtWarnings runs a batch in one transaction and commits it, returning
-// each statement's warnings.
-func stmtWarnings(t *testing.T, c *conn, sql string) ([][]string, error) {
-	t.Helper()
-	ctx := context.Background()
-	sts, err := c.Split(sql)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := c.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]string
-	for _, st := range sts {
-		sink := &recSink{}
-		_, err := tx.Exec(ctx, st, sink, engine.ExecOptions{})
-		out = append(out, sink.warns)
-		if err != nil {
-			tx.Rollback(ctx)
-			return out, err
-		}
-	}
-	return out, tx.Commit(ctx)
 }
 
 // countedIn reduces warnings about rows changed elsewhere to "N in TABLE"
@@ -292,33 +284,6 @@ func countedIn(warns []string) []string {
 		out = append(out, w)
 	}
 	return out
-}
-
-// settleRun runs a batch as the engine does: its statements, then Settle
-// with the last statement's sink, then COMMIT (or ROLLBACK on an error).
-func settleRun(t *testing.T, c *conn, sql string) (*recSink, error) {
-	t.Helper()
-	ctx := context.Background()
-	sts, err := c.Split(sql)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := c.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := &recSink{}
-	for _, st := range sts {
-		if _, err := tx.Exec(ctx, st, sink, engine.ExecOptions{}); err != nil {
-			tx.Rollback(ctx)
-			return sink, err
-		}
-	}
-	if err := tx.(engine.Settler).Settle(ctx, sink); err != nil {
-		tx.Rollback(ctx)
-		return sink, err
-	}
-	return sink, tx.Commit(ctx)
 }
 
 // TestSettleDeferredTriggers: deferred constraint triggers, which would
@@ -341,16 +306,16 @@ func TestSettleDeferredTriggers(t *testing.T) {
 		INSERT INTO t SELECT g, g FROM generate_series(1, 5) g;
 		INSERT INTO plain VALUES (1)`)
 
-	s, err := settleRun(t, c, `DELETE FROM t WHERE id = 1; DELETE FROM plain`)
+	b, err := batchRun(t, c, `DELETE FROM t WHERE id = 1; DELETE FROM plain`, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.warns) != 1 || !strings.Contains(s.warns[0], "deferred triggers changed 1 rows") || !strings.Contains(s.warns[0], "audit") {
-		t.Errorf("warnings %q", s.warns)
+	if w := b.sinks[1].warns; len(w) != 1 || !strings.Contains(w[0], "deferred triggers changed 1 rows") || !strings.Contains(w[0], "audit") {
+		t.Errorf("warnings %q", b.warns())
 	}
 	eq(t, "audit", capRows(t, c, "SELECT tid FROM audit"), []string{"1"})
 
-	_, err = settleRun(t, c, `UPDATE t SET v = 0 WHERE id = 2`)
+	_, err = batchRun(t, c, `UPDATE t SET v = 0 WHERE id = 2`, true)
 	if err == nil || !strings.Contains(err.Error(), "would not be exact") {
 		t.Errorf("a deferred trigger changing imaged rows: %v", err)
 	}
