@@ -244,26 +244,11 @@ func catalog(t testing.TB, db *sql.DB, table string) []string {
 // TestSessionSettles: the engine settles a batch (deferred triggers run and
 // are reported) before its journal is made durable.
 func TestSessionSettles(t *testing.T) {
-	target := newTarget(t)
-	db := openDB(t, target)
-	for _, q := range []string{`CREATE TABLE t (id int PRIMARY KEY)`, `CREATE TABLE audit (tid int)`,
+	s, _ := sessionOn(t, `CREATE TABLE t (id int PRIMARY KEY)`, `CREATE TABLE audit (tid int)`,
 		`CREATE FUNCTION log_later() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES (OLD.id); RETURN NULL; END $$`,
 		`CREATE CONSTRAINT TRIGGER later AFTER DELETE ON t DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION log_later()`,
-		`INSERT INTO t VALUES (1), (2)`} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+		`INSERT INTO t VALUES (1), (2)`)
 	ctx := context.Background()
-	tg, err := engine.ParseTarget(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := engine.Open(ctx, tg, engine.Options{JournalPath: filepath.Join(t.TempDir(), "j.lifebelt"), Operator: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	p, err := s.Execute(ctx, `SELECT 1; DELETE FROM t WHERE id = 1`, engine.ExecuteOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -281,27 +266,13 @@ func TestSessionSettles(t *testing.T) {
 // trigger, a function CREATE TABLE AS calls) are reported, and the rows
 // CREATE TABLE AS puts into its own new table are not.
 func TestSessionDDLWrites(t *testing.T) {
-	target := newTarget(t) // a database of its own: event triggers are database-wide
-	db := openDB(t, target)
-	for _, q := range []string{`CREATE TABLE ddl_log (tag text)`, `CREATE TABLE calls (n int)`,
+	// A database of its own: event triggers are database-wide.
+	s, _ := sessionOn(t, `CREATE TABLE ddl_log (tag text)`, `CREATE TABLE calls (n int)`,
 		`CREATE FUNCTION log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ddl_log VALUES (tg_tag); END $$`,
 		`CREATE EVENT TRIGGER logger ON ddl_command_end WHEN TAG IN ('CREATE INDEX', 'DROP TABLE') EXECUTE FUNCTION log_ddl()`,
 		`CREATE FUNCTION counted(i int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN INSERT INTO calls VALUES (i); RETURN i; END $$`,
-		`CREATE TABLE t (id int PRIMARY KEY)`, `INSERT INTO t VALUES (1), (2), (3)`} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+		`CREATE TABLE t (id int PRIMARY KEY)`, `INSERT INTO t VALUES (1), (2), (3)`)
 	ctx := context.Background()
-	tg, err := engine.ParseTarget(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := engine.Open(ctx, tg, engine.Options{JournalPath: filepath.Join(t.TempDir(), "j.lifebelt"), Operator: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	p, err := s.Execute(ctx, `CREATE INDEX t_id ON t (id); CREATE TABLE copy AS SELECT counted(id) AS id FROM t; CREATE TABLE plain (id int)`, engine.ExecuteOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -350,24 +321,9 @@ func TestSessionFlushRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Exec("DROP ROLE IF EXISTS " + role) }) // after the database is dropped
-	target := newTarget(t)
-	tdb := openDB(t, target)
-	for _, q := range []string{`REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_force_next_flush() FROM PUBLIC`,
-		`CREATE TABLE t (id int PRIMARY KEY)`, `GRANT ALL ON t TO ` + role} {
-		if _, err := tdb.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	s, tdb := sessionOn(t, `REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_force_next_flush() FROM PUBLIC`,
+		`CREATE TABLE t (id int PRIMARY KEY)`, `GRANT ALL ON t TO `+role)
 	ctx := context.Background()
-	tg, err := engine.ParseTarget(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := engine.Open(ctx, tg, engine.Options{JournalPath: filepath.Join(t.TempDir(), "j.lifebelt"), Operator: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	for i, q := range []string{`SET ROLE ` + role + `; INSERT INTO t VALUES (1)`, `INSERT INTO t VALUES (2)`} {
 		p, err := s.Execute(ctx, q, engine.ExecuteOptions{})
 		if err != nil {
@@ -381,4 +337,27 @@ func TestSessionFlushRefused(t *testing.T) {
 	if err := tdb.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil || n != 2 {
 		t.Errorf("rows %d, %v", n, err)
 	}
+}
+
+// sessionOn runs setup on a database of its own and opens a Lifebelt
+// session on it.
+func sessionOn(t *testing.T, setup ...string) (*engine.Session, *sql.DB) {
+	t.Helper()
+	target := newTarget(t)
+	db := openDB(t, target)
+	for _, q := range setup {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	tg, err := engine.ParseTarget(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := engine.Open(context.Background(), tg, engine.Options{JournalPath: filepath.Join(t.TempDir(), "j.lifebelt"), Operator: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, db
 }
