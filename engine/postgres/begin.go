@@ -26,9 +26,12 @@ type txConn interface {
 // transaction that never began send nothing.
 type beginTx struct {
 	c     *conn
-	begin []string // BEGIN, and what goes with it (see conn.Begin)
 	begun bool
 }
+
+// beginSQL starts a batch's transaction: REPEATABLE READ, so that every
+// statement of the batch sees one snapshot (see conn.Begin).
+const beginSQL = "BEGIN ISOLATION LEVEL REPEATABLE READ"
 
 var _ txConn = (*beginTx)(nil)
 
@@ -38,12 +41,10 @@ func (b *beginTx) ensure(ctx context.Context) error {
 	if b.begun {
 		return nil
 	}
-	for _, q := range b.begin {
-		if _, err := b.c.pg.Exec(ctx, q); err != nil {
-			return err
-		}
-		b.begun = true // from BEGIN on, the server has a transaction
+	if _, err := b.c.pg.Exec(ctx, beginSQL); err != nil {
+		return err
 	}
+	b.begun = true
 	return nil
 }
 
@@ -68,9 +69,7 @@ func (b *beginTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 		return b.c.pg.QueryRow(ctx, sql, args...)
 	}
 	batch := &pgx.Batch{}
-	for _, q := range b.begin {
-		batch.Queue(q)
-	}
+	batch.Queue(beginSQL)
 	batch.Queue(sql, args...)
 	return &beginRow{b: b, br: b.c.pg.SendBatch(ctx, batch)}
 }
@@ -82,14 +81,10 @@ type beginRow struct {
 }
 
 func (r *beginRow) Scan(dest ...any) error {
-	for i := range r.b.begin {
-		if _, err := r.br.Exec(); err != nil {
-			return errors.Join(err, r.br.Close())
-		}
-		if i == 0 {
-			r.b.begun = true
-		}
+	if _, err := r.br.Exec(); err != nil {
+		return errors.Join(err, r.br.Close())
 	}
+	r.b.begun = true
 	err := r.br.QueryRow().Scan(dest...)
 	if cerr := r.br.Close(); err == nil {
 		err = cerr
@@ -103,11 +98,7 @@ func (b *beginTx) beginSteps() []*step {
 	if b.begun {
 		return nil
 	}
-	steps := make([]*step, len(b.begin))
-	for i, q := range b.begin {
-		steps[i] = &step{sql: q}
-	}
-	return steps
+	return []*step{{sql: beginSQL}}
 }
 
 func (b *beginTx) began(steps []*step) {

@@ -216,8 +216,7 @@ func (c *conn) Begin(ctx context.Context) (engine.Tx, error) {
 	if pc := c.pg.PgConn(); pc.IsClosed() || pc.TxStatus() != 'I' {
 		return nil, fmt.Errorf("postgres: the connection to %s was lost or left inside a transaction; open the session again", c.target)
 	}
-	begin := []string{"BEGIN ISOLATION LEVEL REPEATABLE READ"}
-	c.cur = &pgTx{c: c, tx: &beginTx{c: c, begin: begin}, fullCounts: !c.statsClean, watched: map[uint32]bool{}}
+	c.cur = &pgTx{c: c, tx: &beginTx{c: c}, fullCounts: !c.statsClean, watched: map[uint32]bool{}}
 	return c.cur, nil
 }
 
