@@ -144,6 +144,13 @@ type Applier interface {
 	SyncSequences(ctx context.Context, t TableInfo) error
 }
 
+// UndoFinisher is an optional Applier capability: FinishUndo runs after
+// the last row is restored and before the undo commits, to put back what
+// PrepareUndo changed that does not end with the transaction.
+type UndoFinisher interface {
+	FinishUndo(ctx context.Context) error
+}
+
 // TryInserter is an Applier that can re-insert a batch of deleted rows
 // without reading the table first. TryInsert inserts every row, or, when
 // any of them cannot be inserted (a row with its key is there again, or

@@ -119,6 +119,11 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 			return fail(fmt.Errorf("moving sequences of %s: %w", t.QualifiedName(), err))
 		}
 	}
+	if f, ok := ap.(UndoFinisher); ok {
+		if err := f.FinishUndo(ctx); err != nil {
+			return fail(err)
+		}
+	}
 	if err := u.sink.close(); err != nil {
 		return fail(err)
 	}

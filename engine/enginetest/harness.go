@@ -68,6 +68,14 @@ type Harness struct {
 	// that fails the insert (SQLite ON CONFLICT clauses, PostgreSQL
 	// deferrable keys). Undo must detect a re-inserted key under each.
 	KeyVariants []string
+	// AuditTrigger renders the statements that create row triggers on
+	// quotedTable which, after each INSERT, UPDATE and DELETE, add a row
+	// (one text column) to quotedAudit. Undo must not fire them.
+	AuditTrigger func(quotedTable, quotedAudit string) []string
+	// ImagesTriggerWrites is true when the rows triggers write are imaged,
+	// and so undone, rather than only reported (SQLite's pre-update hook
+	// sees them; PostgreSQL's change counters only count them).
+	ImagesTriggerWrites bool
 	// AwaitIdle, when set, waits until no client other than db's own is
 	// connected to db's database: a killed process's server session may
 	// still be finishing a COMMIT it sent.

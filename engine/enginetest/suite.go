@@ -29,6 +29,7 @@ var contractCases = []contractCase{
 	{"UndoForce", testUndoForce},
 	{"UndoReinsertConflict", testUndoReinsertConflict},
 	{"UndoOfUndo", testUndoOfUndo},
+	{"UndoDoesNotFireTriggers", testUndoTriggers},
 	{"UndoDryRun", testUndoDryRun},
 	{"UndoScript", testUndoScript},
 	{"UndoScriptKeyless", testUndoScriptKeyless},
@@ -58,7 +59,7 @@ func Run(t *testing.T, h Harness) {
 func checkHarness(t testing.TB, h Harness) {
 	t.Helper()
 	if h.Dialect == "" || h.NewTarget == nil || h.Open == nil || h.Truncate == nil ||
-		h.Dump == nil || h.Catalog == nil || h.RowID == "" {
-		t.Fatalf("enginetest: the %q harness lacks a required field (Dialect, NewTarget, Open, Truncate, Dump, Catalog, RowID)", h.Dialect)
+		h.Dump == nil || h.Catalog == nil || h.RowID == "" || h.AuditTrigger == nil {
+		t.Fatalf("enginetest: the %q harness lacks a required field (Dialect, NewTarget, Open, Truncate, Dump, Catalog, RowID, AuditTrigger)", h.Dialect)
 	}
 }

@@ -306,3 +306,55 @@ func testContinueJournal(t *testing.T, h Harness, nm names) {
 	// The session itself still works.
 	e.commit(tb.sql("UPDATE {t} SET {v} = 'three' WHERE {id} = 3"))
 }
+
+// testUndoTriggers undoes a session whose statements fired row triggers
+// writing to an audit table. Undo must not fire them again: re-inserted,
+// reset and removed rows would add audit rows nobody journaled (or, with a
+// trigger keeping a total, count a change twice). Where trigger writes are
+// imaged, undo removes the session's audit rows too. Undoing the undo
+// fires nothing either, and the triggers still work afterwards.
+func testUndoTriggers(t *testing.T, h Harness, nm names) {
+	e := newEnv(t, h, nm)
+	tb := e.items("trig")
+	audit := nm.tbl("trig audit", "msg")
+	e.exec(audit.sql("CREATE TABLE {t} ({msg} text)"))
+	for _, q := range h.AuditTrigger(tb.sql("{t}"), audit.sql("{t}")) {
+		e.exec(q)
+	}
+	count := func() string { return e.query(audit.sql("SELECT count(*) FROM {t}"))[0] }
+	before := e.rows(tb)
+	p := e.commit(tb.sql("DELETE FROM {t} WHERE {id} = 1; UPDATE {t} SET {v} = 'B' WHERE {id} = 2; INSERT INTO {t} VALUES (4, 'd', 40)"))
+	after := e.rows(tb)
+	if got := count(); got != "3" {
+		t.Fatalf("the session's statements wrote %s audit rows, want 3 (one per changed row)", got)
+	}
+	for _, r := range p.Statements {
+		if len(r.Warnings) == 0 {
+			t.Errorf("the trigger writes of %q went without a warning", r.Statement.Text)
+		}
+	}
+	rep := e.undo(engine.UndoOptions{})
+	if !rep.Complete() {
+		t.Fatalf("undo left conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
+	}
+	equal(t, "rows after undo", e.rows(tb), before)
+	wantAudit := "3" // only reported: left as they are, and nothing added
+	if h.ImagesTriggerWrites {
+		wantAudit = "0"
+	}
+	if got := count(); got != wantAudit {
+		t.Errorf("after undo the audit table has %s rows, want %s: undo fired the triggers", got, wantAudit)
+	}
+	rep2 := e.undo(engine.UndoOptions{Entries: []int64{rep.Seq}})
+	if !rep2.Complete() {
+		t.Fatalf("undo of the undo left conflicts %v, skipped %v", rep2.Conflicts, rep2.Skipped)
+	}
+	equal(t, "rows after undoing the undo", e.rows(tb), after)
+	if got := count(); got != "3" {
+		t.Errorf("after undoing the undo the audit table has %s rows, want 3", got)
+	}
+	e.exec(tb.sql("INSERT INTO {t} VALUES (5, 'e', 50)"))
+	if got := count(); got != "4" {
+		t.Errorf("an INSERT after undo left %s audit rows, want 4: the trigger must fire once undo is over, and once only", got)
+	}
+}

@@ -16,11 +16,13 @@ import (
 )
 
 // The transaction applies undo. The pre-update hook is inactive during
-// these calls (it is only active inside Exec), so undo writes no images.
+// these calls (it is only active inside Exec), so undo writes no images;
+// triggers are suspended while it writes rows (suspendTriggers).
 var _ engine.Applier = (*tx)(nil)
 
 // PrepareUndo defers foreign-key checks to COMMIT, so rows can be restored
-// in any order, and notes what SQLite cannot switch off.
+// in any order, and arranges for triggers not to fire while undo writes
+// rows (see suspendTriggers).
 func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
@@ -28,6 +30,7 @@ func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 	if err := t.c.cc.exec(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
 		return nil, fmt.Errorf("sqlite: deferring foreign-key checks: %w", err)
 	}
+	t.undo = true
 	notes := []string{"foreign-key checks deferred to COMMIT (PRAGMA defer_foreign_keys); foreign-key actions (CASCADE, SET NULL) still fire, because SQLite cannot turn foreign keys off inside a transaction"}
 	meta, err := t.c.schema(ctx)
 	if err != nil {
@@ -41,9 +44,82 @@ func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 	}
 	if len(withTriggers) > 0 {
 		slices.Sort(withTriggers)
-		notes = append(notes, "triggers exist on "+strings.Join(withTriggers, ", ")+"; SQLite cannot disable them, so they fire while rows are restored")
+		notes = append(notes, "triggers on "+strings.Join(withTriggers, ", ")+" did not fire while rows were restored: SQLite cannot disable them, so undo dropped them inside its transaction and re-created them unchanged before committing")
 	}
 	return notes, nil
+}
+
+// savedTrigger is a trigger suspended during undo.
+type savedTrigger struct{ name, sql string }
+
+// suspendTriggers drops every trigger of the main database before undo
+// writes rows, remembering their definitions; resumeTriggers re-creates
+// them. Both run inside the undo transaction, so other connections never
+// see the triggers missing, and a failed undo rolls the drops back with
+// everything else. The rows a trigger wrote when the undone statement ran
+// are in the journal and restored with the rest; firing again would
+// change them a second time, unjournaled.
+//
+// Recorded DDL runs with the triggers in place (ExecDDL, ObjectExists
+// resume them first), so undoing a CREATE or DROP TRIGGER sees the schema
+// as it is; the next row write suspends whatever triggers exist then.
+func (t *tx) suspendTriggers(ctx context.Context) error {
+	if !t.undo || t.suspended != nil {
+		return nil
+	}
+	var saved []savedTrigger
+	err := t.c.cc.query(ctx, "SELECT name, sql FROM main.sqlite_schema WHERE type = 'trigger' ORDER BY rowid", nil, func(r []engine.Value) error {
+		saved = append(saved, savedTrigger{name: r[0].S, sql: r[1].S})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: listing triggers to suspend: %w", err)
+	}
+	if len(saved) == 0 {
+		return nil
+	}
+	for _, tr := range saved {
+		if err := t.c.cc.exec(ctx, "DROP TRIGGER main."+QuoteIdent(tr.name)); err != nil {
+			return fmt.Errorf("sqlite: suspending trigger %s: %w", tr.name, err)
+		}
+	}
+	t.suspended = saved
+	return nil
+}
+
+// resumeTriggers re-creates the triggers suspendTriggers dropped, in their
+// order of creation (SQLite fires a table's triggers by that order).
+func (t *tx) resumeTriggers(ctx context.Context) error {
+	saved := t.suspended
+	t.suspended = nil
+	for _, tr := range saved {
+		if err := t.c.cc.exec(ctx, tr.sql); err != nil {
+			return fmt.Errorf("sqlite: re-creating trigger %s after undo: %w", tr.name, err)
+		}
+	}
+	return nil
+}
+
+var _ engine.UndoFinisher = (*tx)(nil)
+
+// FinishUndo re-creates the triggers suspended while rows were restored.
+func (t *tx) FinishUndo(ctx context.Context) error {
+	if err := t.usable(); err != nil {
+		return err
+	}
+	return t.resumeTriggers(ctx)
+}
+
+// writeTable is undoTable for a statement that writes rows: triggers are
+// suspended first.
+func (t *tx) writeTable(ctx context.Context, ti engine.TableInfo) (*tableMeta, error) {
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	if err := t.suspendTriggers(ctx); err != nil {
+		return nil, err
+	}
+	return t.undoTable(ctx, ti)
 }
 
 // undoTable is the current metadata of a table being restored.
@@ -132,7 +208,7 @@ func (t *tx) Insert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Va
 // insert runs the INSERTs of Insert, starting each with verb; with exact
 // set, each must insert every one of its rows.
 func (t *tx) insert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Value, verb string, exact bool) error {
-	if _, err := t.undoTable(ctx, ti); err != nil {
+	if _, err := t.writeTable(ctx, ti); err != nil {
 		return err
 	}
 	if len(rows) == 0 {
@@ -235,6 +311,10 @@ func (t *tx) TryInsert(ctx context.Context, ti engine.TableInfo, rows [][]engine
 	if err := t.usable(); err != nil {
 		return false, err
 	}
+	// Before the savepoint: rolling back to it must not bring them back.
+	if err := t.suspendTriggers(ctx); err != nil {
+		return false, err
+	}
 	if err := t.c.cc.exec(ctx, "SAVEPOINT lifebelt_try_insert"); err != nil {
 		return false, fmt.Errorf("sqlite: %w", err)
 	}
@@ -258,7 +338,7 @@ func (t *tx) TryInsert(ctx context.Context, ti engine.TableInfo, rows [][]engine
 
 // Update sets every non-generated column of the row with keys[i] to rows[i].
 func (t *tx) Update(ctx context.Context, ti engine.TableInfo, keys, rows [][]engine.Value) error {
-	m, err := t.undoTable(ctx, ti)
+	m, err := t.writeTable(ctx, ti)
 	if err != nil {
 		return err
 	}
@@ -287,7 +367,7 @@ func (t *tx) Update(ctx context.Context, ti engine.TableInfo, keys, rows [][]eng
 
 // Delete removes exactly one row per key.
 func (t *tx) Delete(ctx context.Context, ti engine.TableInfo, keys [][]engine.Value) error {
-	m, err := t.undoTable(ctx, ti)
+	m, err := t.writeTable(ctx, ti)
 	if err != nil {
 		return err
 	}
@@ -387,6 +467,9 @@ func (t *tx) ExecDDL(ctx context.Context, stmts []string) error {
 	if err := t.usable(); err != nil {
 		return err
 	}
+	if err := t.resumeTriggers(ctx); err != nil {
+		return err
+	}
 	for _, s := range stmts {
 		if err := t.c.cc.exec(ctx, s); err != nil {
 			return fmt.Errorf("sqlite: running %q: %w", s, err)
@@ -398,6 +481,9 @@ func (t *tx) ExecDDL(ctx context.Context, stmts []string) error {
 // ObjectExists looks the object up in the schema's sqlite_schema.
 func (t *tx) ObjectExists(ctx context.Context, kind, schema, name string) (bool, error) {
 	if err := t.usable(); err != nil {
+		return false, err
+	}
+	if err := t.resumeTriggers(ctx); err != nil {
 		return false, err
 	}
 	typ := strings.ToLower(kind)

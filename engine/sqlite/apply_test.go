@@ -165,7 +165,7 @@ func TestPrepareUndo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(notes) != 2 || !strings.Contains(notes[0], "defer_foreign_keys") || !strings.Contains(notes[1], "triggers exist on c") {
+	if len(notes) != 2 || !strings.Contains(notes[0], "defer_foreign_keys") || !strings.Contains(notes[1], "triggers on c did not fire") {
 		t.Errorf("notes %q", notes)
 	}
 	if got := query(t, c, "PRAGMA defer_foreign_keys"); got[0] != "(1)" {

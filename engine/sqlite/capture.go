@@ -224,7 +224,7 @@ func (cp *capture) warnings() {
 		if n == 1 {
 			rows = "row"
 		}
-		cp.sink.Warn(fmt.Sprintf("triggers changed %d %s in %s; they are imaged and undo restores them, but triggers will fire again during undo", n, rows, name))
+		cp.sink.Warn(fmt.Sprintf("triggers changed %d %s in %s; they are imaged, and undo restores them without firing triggers", n, rows, name))
 	}
 }
 

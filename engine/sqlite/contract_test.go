@@ -32,8 +32,16 @@ var harness = enginetest.Harness{
 	// be as durable as a bare one, and foreign-key actions must run.
 	SessionSettings: map[string]string{"PRAGMA synchronous": "2", "PRAGMA foreign_keys": "1"},
 	RowID:           "rowid",
-	Dump:            dump,
-	Catalog:         catalog,
+	AuditTrigger: func(table, audit string) []string {
+		var out []string
+		for i, ev := range []string{"INSERT", "UPDATE", "DELETE"} {
+			out = append(out, fmt.Sprintf("CREATE TRIGGER \"audit %d\" AFTER %s ON %s BEGIN INSERT INTO %s VALUES ('%s'); END", i, ev, table, audit, ev))
+		}
+		return out
+	},
+	ImagesTriggerWrites: true,
+	Dump:                dump,
+	Catalog:             catalog,
 	AutoIDs: []enginetest.AutoID{
 		{Name: "autoincrement", Column: "INTEGER PRIMARY KEY AUTOINCREMENT", NeverReuses: true},
 		{Name: "rowid alias", Column: "INTEGER PRIMARY KEY"},

@@ -174,6 +174,12 @@ func (c *conn) Close() error {
 type tx struct {
 	c    *conn
 	done bool
+	// undo is set by PrepareUndo: rows are written with triggers
+	// suspended (see suspendTriggers).
+	undo bool
+	// suspended holds the triggers dropped while undo writes rows, in
+	// creation order; nil when none are suspended.
+	suspended []savedTrigger
 }
 
 var _ engine.Tx = (*tx)(nil)
