@@ -144,6 +144,24 @@ type Applier interface {
 	SyncSequences(ctx context.Context, t TableInfo) error
 }
 
+// ReferenceChecker is an optional Applier capability. Before undo removes
+// rows that the undone entry inserted, Referrers counts, for each of the
+// given current rows of t, the rows of other tables whose foreign keys
+// refer to it. Those rows were added since, by someone else or by a later
+// entry; removing their parent would cascade to them or, with foreign-key
+// enforcement off during undo, leave them orphaned. Self-references (a
+// table's foreign key to itself) are not counted.
+type ReferenceChecker interface {
+	Referrers(ctx context.Context, t TableInfo, rows [][]Value) ([]Referrers, error)
+}
+
+// Referrers counts the rows that refer to one row; Table names the first
+// table they are in.
+type Referrers struct {
+	Count int64
+	Table string
+}
+
 // UndoFinisher is an optional Applier capability: FinishUndo runs after
 // the last row is restored and before the undo commits, to put back what
 // PrepareUndo changed that does not end with the transaction.

@@ -97,7 +97,7 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 	if len(found) != len(keys) {
 		return fmt.Errorf("reading current rows of %s: %d results for %d keys", t.QualifiedName(), len(found), len(keys))
 	}
-	var ins, upd, updKeys, del, delKeys [][]Value
+	var ins, upd, updKeys, del, delKeys, rm, rmKeys [][]Value
 	var insImg, updBefore, delBefore [][]Value
 	wholeRow := t.KeyKind == KeyRow
 	for i, im := range b.imgs {
@@ -148,10 +148,16 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 				}
 				u.rep.Forced++
 			}
-			del, delKeys, delBefore = append(del, f.Row), append(delKeys, keys[i]), append(delBefore, f.Row)
+			rm, rmKeys = append(rm, f.Row), append(rmKeys, keys[i])
 		default:
 			return fmt.Errorf("unknown image operation %q", im.Op)
 		}
+	}
+	if len(rm) > 0 {
+		if rm, rmKeys, err = u.referenced(ctx, t, rm, rmKeys); err != nil {
+			return err
+		}
+		del, delKeys, delBefore = append(del, rm...), append(delKeys, rmKeys...), append(delBefore, rm...)
 	}
 	if len(del) > 0 {
 		if err := u.ap.Delete(ctx, t, delKeys); err != nil {
@@ -183,6 +189,37 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 		return *p
 	}
 	return u.sink.err
+}
+
+// referenced keeps rows that other tables' rows refer to out of the rows
+// undo removes, reporting each as a conflict, Force or not: the referring
+// rows are not the entry's to change, and removing their parent would
+// cascade to them or orphan them.
+func (u *undoer) referenced(ctx context.Context, t TableInfo, rows, keys [][]Value) (r, k [][]Value, err error) {
+	rc, ok := u.ap.(ReferenceChecker)
+	if !ok {
+		return rows, keys, nil
+	}
+	refs, err := rc.Referrers(ctx, t, rows)
+	if err != nil {
+		return nil, nil, fmt.Errorf("looking for rows that refer to rows of %s: %w", t.QualifiedName(), err)
+	}
+	if len(refs) != len(rows) {
+		return nil, nil, fmt.Errorf("looking for rows that refer to rows of %s: %d results for %d rows", t.QualifiedName(), len(refs), len(rows))
+	}
+	for i := range rows {
+		if n := refs[i].Count; n > 0 {
+			what := "1 row"
+			if n > 1 {
+				what = fmt.Sprintf("%d rows", n)
+			}
+			u.conflict(Conflict{Table: t.QualifiedName(), Key: keys[i], Current: rows[i],
+				Reason: fmt.Sprintf("%s of %s added since refer to it; removing it would delete or orphan them (not forced)", what, refs[i].Table)})
+			continue
+		}
+		r, k = append(r, rows[i]), append(k, keys[i])
+	}
+	return r, k, nil
 }
 
 // reinsert puts a batch of deleted rows back without reading the table

@@ -18,6 +18,7 @@ var contractCases = []contractCase{
 	{"ReviewBeforeCommit", testReviewBeforeCommit},
 	{"Refusals", testRefusals},
 	{"ForeignKeyActions", testForeignKeyActions},
+	{"ForeignKeyLaterRows", testForeignKeyLaterRows},
 	{"NoPrimaryKeyDuplicates", testNoPrimaryKeyDuplicates},
 	{"CompositeKey", testCompositeKey},
 	{"Types", testTypes},

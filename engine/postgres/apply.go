@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -570,4 +571,88 @@ func rowKeyCTE(t engine.TableInfo, nv int) string {
 		"r AS (SELECT x.rel, x.tid, x.kk, row_number() OVER (PARTITION BY x.kk ORDER BY x.rel, x.tid) AS n FROM " +
 		"(SELECT t.tableoid AS rel, t.ctid AS tid, " + rowKeyArray(t, "t", "") + " AS kk FROM " + quoteQualified(t.Schema, t.Name) + " AS t) x " +
 		"WHERE x.kk IN (SELECT u.kk FROM u)) "
+}
+
+var _ engine.ReferenceChecker = (*pgTx)(nil)
+
+// referringKeysSQL lists the foreign keys of other tables that refer to
+// the table $1 (or to a partitioned table it is a partition of;
+// pg_partition_ancestors lists nothing for a table that is neither): the
+// referring table and its columns, and the referred columns. Constraints
+// cloned onto partitions are left out; their root covers them.
+const referringKeysSQL = `SELECT n.nspname, cl.relname,
+	ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(num, i)
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num ORDER BY k.i),
+	ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY AS k(num, i)
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num ORDER BY k.i)
+FROM pg_catalog.pg_constraint c
+JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conrelid <> c.confrelid
+	AND (c.confrelid = pg_catalog.to_regclass($1)
+		OR c.confrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass($1))))
+ORDER BY n.nspname, cl.relname, c.conname`
+
+// Referrers counts, per row of t, the rows of other tables whose foreign
+// keys refer to it, with one join per key and batch. Undo runs with
+// foreign-key enforcement off where it can (PrepareUndo), so removing a
+// referred row would otherwise leave its referrers orphaned.
+func (x *pgTx) Referrers(ctx context.Context, t engine.TableInfo, rows [][]engine.Value) ([]engine.Referrers, error) {
+	type fkey struct {
+		schema, table string
+		from, to      []string
+	}
+	var fks []fkey
+	r, err := x.tx.Query(ctx, referringKeysSQL, quoteQualified(t.Schema, t.Name))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing the foreign keys that refer to %s: %w", t.QualifiedName(), err)
+	}
+	for r.Next() {
+		var k fkey
+		if err := r.Scan(&k.schema, &k.table, &k.from, &k.to); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("postgres: listing the foreign keys that refer to %s: %w", t.QualifiedName(), err)
+		}
+		fks = append(fks, k)
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: listing the foreign keys that refer to %s: %w", t.QualifiedName(), err)
+	}
+	out := make([]engine.Referrers, len(rows))
+	for _, k := range fks {
+		pos := make([]int, len(k.to))
+		conds := make([]string, len(k.to))
+		for i, name := range k.to {
+			pos[i] = slices.IndexFunc(t.Columns, func(c engine.Column) bool { return c.Name == name })
+			if pos[i] < 0 {
+				return nil, fmt.Errorf("postgres: a foreign key of %s.%s refers to column %s, which %s lacks", k.schema, k.table, name, t.QualifiedName())
+			}
+			conds[i] = "r." + quoteIdent(k.from[i]) + " = CAST(k.c" + strconv.Itoa(i+1) + " AS " + t.Columns[pos[i]].Type + ")"
+		}
+		sql := "SELECT k.ord, count(*) FROM " + quoteQualified(k.schema, k.table) + " AS r JOIN " + unnestFrom(0, len(pos), true) +
+			" ON " + strings.Join(conds, " AND ") + " GROUP BY k.ord"
+		for start := 0; start < len(rows); start += applyBatch {
+			batch := rows[start:min(start+applyBatch, len(rows))]
+			rs, err := x.tx.Query(ctx, sql, columnArgs(batch, pos)...)
+			if err != nil {
+				return nil, fmt.Errorf("postgres: looking for rows of %s.%s that refer to %s: %w", k.schema, k.table, t.QualifiedName(), err)
+			}
+			for rs.Next() {
+				var ord, n int64
+				if err := rs.Scan(&ord, &n); err != nil || ord < 1 || ord > int64(len(batch)) {
+					rs.Close()
+					return nil, fmt.Errorf("postgres: looking for rows of %s.%s that refer to %s: bad result (%v)", k.schema, k.table, t.QualifiedName(), err)
+				}
+				o := &out[start+int(ord)-1]
+				if o.Count == 0 {
+					o.Table = k.schema + "." + k.table
+				}
+				o.Count += n
+			}
+			if err := rs.Err(); err != nil {
+				return nil, fmt.Errorf("postgres: looking for rows of %s.%s that refer to %s: %w", k.schema, k.table, t.QualifiedName(), err)
+			}
+		}
+	}
+	return out, nil
 }

@@ -529,3 +529,98 @@ func (t *tx) SyncSequences(ctx context.Context, ti engine.TableInfo) error {
 	}
 	return nil
 }
+
+var _ engine.ReferenceChecker = (*tx)(nil)
+
+// referringKey is a foreign key of another table that refers to the table
+// being restored: its columns there (from) and here (to).
+type referringKey struct {
+	table    string
+	from, to []string
+}
+
+// Referrers counts, per row of ti, the rows of other tables whose foreign
+// keys refer to it, one prepared lookup per row and key: the same lookup
+// SQLite itself makes for each parent row a DELETE removes.
+func (t *tx) Referrers(ctx context.Context, ti engine.TableInfo, rows [][]engine.Value) ([]engine.Referrers, error) {
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	out := make([]engine.Referrers, len(rows))
+	fks, err := t.referringKeys(ctx, ti.Name)
+	if err != nil {
+		return nil, err
+	}
+	for _, fk := range fks {
+		pos := make([]int, len(fk.to))
+		conds := make([]string, len(fk.to))
+		for i, name := range fk.to {
+			pos[i] = slices.IndexFunc(ti.Columns, func(c engine.Column) bool { return strings.EqualFold(c.Name, name) })
+			if pos[i] < 0 {
+				return nil, fmt.Errorf("sqlite: the foreign key of %s refers to column %s, which %s lacks", fk.table, name, ti.Name)
+			}
+			conds[i] = QuoteIdent(fk.from[i]) + " = ?" + strconv.Itoa(i+1)
+		}
+		args := make([][]engine.Value, len(rows))
+		for i, r := range rows {
+			args[i] = pick(r, pos)
+		}
+		q := "SELECT count(*) FROM main." + QuoteIdent(fk.table) + " WHERE " + strings.Join(conds, " AND ")
+		err := t.each(ctx, q, args, func(s *cstmt, i int) error {
+			if _, err := s.step(); err != nil {
+				return err
+			}
+			if n := s.row(nil)[0].I; n > 0 {
+				if out[i].Count == 0 {
+					out[i].Table = fk.table
+				}
+				out[i].Count += n
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: looking for rows of %s that refer to %s: %w", fk.table, ti.Name, err)
+		}
+	}
+	return out, nil
+}
+
+// referringKeys lists the foreign keys of other tables that refer to
+// table; a key that names no parent columns refers to its primary key.
+func (t *tx) referringKeys(ctx context.Context, table string) ([]referringKey, error) {
+	q := `SELECT m.name, f.id, f."from", coalesce(f."to", '') FROM main.sqlite_schema m, pragma_foreign_key_list(m.name, 'main') f
+		WHERE m.type = 'table' AND f."table" = ?1 COLLATE NOCASE AND m.name <> ?1 COLLATE NOCASE ORDER BY m.name, f.id, f.seq`
+	var fks []referringKey
+	var last engine.Value
+	err := t.c.cc.query(ctx, q, []engine.Value{textValue(table)}, func(r []engine.Value) error {
+		if len(fks) == 0 || fks[len(fks)-1].table != r[0].S || last.I != r[1].I {
+			fks = append(fks, referringKey{table: r[0].S})
+		}
+		last = r[1]
+		fk := &fks[len(fks)-1]
+		fk.from = append(fk.from, r[2].S)
+		fk.to = append(fk.to, r[3].S)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: listing the foreign keys that refer to %s: %w", table, err)
+	}
+	var pk []string
+	for i := range fks {
+		if fks[i].to[0] != "" {
+			continue
+		}
+		if pk == nil {
+			err := t.c.cc.query(ctx, "SELECT name FROM pragma_table_info(?, 'main') WHERE pk > 0 ORDER BY pk", []engine.Value{textValue(table)},
+				func(r []engine.Value) error { pk = append(pk, r[0].S); return nil })
+			if err != nil {
+				return nil, fmt.Errorf("sqlite: reading the primary key of %s: %w", table, err)
+			}
+		}
+		if len(pk) != len(fks[i].from) {
+			return nil, fmt.Errorf("sqlite: a foreign key of %s has %d columns for the %d of %s's primary key", fks[i].table, len(fks[i].from), len(pk), table)
+		}
+		fks[i].to = pk
+	}
+	return fks, nil
+}
