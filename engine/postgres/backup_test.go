@@ -490,7 +490,7 @@ func BenchmarkSafetyNets(b *testing.B) {
 // benchFill grows the target database to about want bytes.
 func benchFill(b testing.TB, tgt engine.Target, want int64) {
 	c := snConnect(b, tgt, tgt.Database())
-	defer c.Close(context.Background())
+	defer snClose(b, tgt, c)
 	ctx := context.Background()
 	if _, err := c.Exec(ctx, `CREATE TABLE big (id bigint PRIMARY KEY, payload text, n int, at timestamptz);
 		CREATE TABLE small (id int PRIMARY KEY, name text)`); err != nil {

@@ -104,11 +104,34 @@ func snConnect(t testing.TB, tgt engine.Target, db string) *pgx.Conn {
 	return c
 }
 
+// snClose closes c and waits until its server process has gone: a
+// restore refuses to run while another session is connected, and a
+// backend outlives its client's Terminate message by a moment.
+func snClose(t testing.TB, tgt engine.Target, c *pgx.Conn) {
+	t.Helper()
+	pid := c.PgConn().PID()
+	c.Close(context.Background())
+	admin := snConnect(t, tgt, "postgres")
+	defer admin.Close(context.Background())
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var n int
+		if err := admin.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server process %d still there 15 s after its client closed", pid)
+		}
+	}
+}
+
 // snExec runs statements on database db.
 func snExec(t testing.TB, tgt engine.Target, db string, stmts ...string) {
 	t.Helper()
 	c := snConnect(t, tgt, db)
-	defer c.Close(context.Background())
+	defer snClose(t, tgt, c)
 	for _, s := range stmts {
 		if _, err := c.Exec(context.Background(), s); err != nil {
 			t.Fatalf("%s: %v", s, err)
@@ -121,7 +144,7 @@ func snExec(t testing.TB, tgt engine.Target, db string, stmts ...string) {
 func snChecksums(t testing.TB, tgt engine.Target, db string) map[string]string {
 	t.Helper()
 	c := snConnect(t, tgt, db)
-	defer c.Close(context.Background())
+	defer snClose(t, tgt, c)
 	ctx := context.Background()
 	rows, err := c.Query(ctx, `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables
 		WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)
