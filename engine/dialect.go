@@ -145,14 +145,16 @@ type Applier interface {
 }
 
 // ReferenceChecker is an optional Applier capability. Before undo removes
-// rows that the undone entry inserted, Referrers counts, for each of the
-// given current rows of t, the rows of other tables whose foreign keys
-// refer to it. Those rows were added since, by someone else or by a later
-// entry; removing their parent would cascade to them or, with foreign-key
-// enforcement off during undo, leave them orphaned. Self-references (a
-// table's foreign key to itself) are not counted.
+// rows that the undone entry inserted, Referrers counts, for the row of t
+// with each of the given keys, the rows of other tables whose foreign keys
+// refer to it, compared the way the foreign key compares them (the
+// referred column's collation and type). Rows that refer to a row undo is
+// about to remove were added since, by someone else, by a later entry, or
+// by this undo's own later steps; removing their parent would cascade to
+// them or, with foreign-key enforcement off during undo, orphan them.
+// Self-references (a table's foreign key to itself) are not counted.
 type ReferenceChecker interface {
-	Referrers(ctx context.Context, t TableInfo, rows [][]Value) ([]Referrers, error)
+	Referrers(ctx context.Context, t TableInfo, keys [][]Value) ([]Referrers, error)
 }
 
 // Referrers counts the rows that refer to one row; Table names the first

@@ -18,6 +18,9 @@ type undoer struct {
 	mapped map[int64]int64     // original table id -> table id in the undo entry
 	synced []TableInfo         // tables that got rows re-inserted
 	entry_ int64
+	// waiting are rows to remove that other rows still refer to (see
+	// unreferenced).
+	waiting []removal
 }
 
 func (u *undoer) entry(ctx context.Context, e journal.Entry) error {

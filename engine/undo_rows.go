@@ -97,7 +97,8 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 	if len(found) != len(keys) {
 		return fmt.Errorf("reading current rows of %s: %d results for %d keys", t.QualifiedName(), len(found), len(keys))
 	}
-	var ins, upd, updKeys, del, delKeys, rm, rmKeys [][]Value
+	var ins, upd, updKeys, del, delKeys [][]Value
+	var rm []removal
 	var insImg, updBefore, delBefore [][]Value
 	wholeRow := t.KeyKind == KeyRow
 	for i, im := range b.imgs {
@@ -141,23 +142,28 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 			if f.Count == 0 {
 				continue // already gone: nothing of anyone's to clobber
 			}
+			forced := false
 			if !RowsEqual(f.Row, im.After) {
 				if !u.opt.Force {
 					u.conflict(Conflict{Table: t.QualifiedName(), Key: keys[i], Reason: "the row was changed since", Current: f.Row, Expected: im.After})
 					continue
 				}
 				u.rep.Forced++
+				forced = true
 			}
-			rm, rmKeys = append(rm, f.Row), append(rmKeys, keys[i])
+			rm = append(rm, removal{entry: u.entry_, t: t, ut: ut, key: keys[i], row: f.Row, forced: forced})
 		default:
 			return fmt.Errorf("unknown image operation %q", im.Op)
 		}
 	}
 	if len(rm) > 0 {
-		if rm, rmKeys, err = u.referenced(ctx, t, rm, rmKeys); err != nil {
+		free, err := u.unreferenced(ctx, rm)
+		if err != nil {
 			return err
 		}
-		del, delKeys, delBefore = append(del, rm...), append(delKeys, rmKeys...), append(delBefore, rm...)
+		for _, r := range free {
+			del, delKeys, delBefore = append(del, r.row), append(delKeys, r.key), append(delBefore, r.row)
+		}
 	}
 	if len(del) > 0 {
 		if err := u.ap.Delete(ctx, t, delKeys); err != nil {
@@ -191,35 +197,108 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 	return u.sink.err
 }
 
-// referenced keeps rows that other tables' rows refer to out of the rows
-// undo removes, reporting each as a conflict, Force or not: the referring
-// rows are not the entry's to change, and removing their parent would
-// cascade to them or orphan them.
-func (u *undoer) referenced(ctx context.Context, t TableInfo, rows, keys [][]Value) (r, k [][]Value, err error) {
+// removal is a row undo removes (the undone entry inserted it).
+type removal struct {
+	entry    int64
+	t        TableInfo
+	ut       int64 // the table in the undo's own entry
+	key, row []Value
+	forced   bool
+	refs     Referrers
+}
+
+// unreferenced returns the rows of rm, all of one table, that no row of
+// another table refers to through a foreign key; the others wait in
+// u.waiting. Rows that refer to one may be removed by this undo's later
+// steps (the session's own children, inserted before their parent in a
+// deferred batch or by a BEFORE trigger, or re-inserted before it by an
+// earlier undo), so the waiting rows are tried again after each entry
+// (settle), and those still referred to at the end are conflicts.
+func (u *undoer) unreferenced(ctx context.Context, rm []removal) ([]removal, error) {
 	rc, ok := u.ap.(ReferenceChecker)
 	if !ok {
-		return rows, keys, nil
+		return rm, nil
 	}
-	refs, err := rc.Referrers(ctx, t, rows)
+	t := rm[0].t
+	keys := make([][]Value, len(rm))
+	for i, r := range rm {
+		keys[i] = r.key
+	}
+	refs, err := rc.Referrers(ctx, t, keys)
 	if err != nil {
-		return nil, nil, fmt.Errorf("looking for rows that refer to rows of %s: %w", t.QualifiedName(), err)
+		return nil, fmt.Errorf("looking for rows that refer to rows of %s: %w", t.QualifiedName(), err)
 	}
-	if len(refs) != len(rows) {
-		return nil, nil, fmt.Errorf("looking for rows that refer to rows of %s: %d results for %d rows", t.QualifiedName(), len(refs), len(rows))
+	if len(refs) != len(rm) {
+		return nil, fmt.Errorf("looking for rows that refer to rows of %s: %d results for %d rows", t.QualifiedName(), len(refs), len(rm))
 	}
-	for i := range rows {
-		if n := refs[i].Count; n > 0 {
-			what := "1 row"
-			if n > 1 {
-				what = fmt.Sprintf("%d rows", n)
-			}
-			u.conflict(Conflict{Table: t.QualifiedName(), Key: keys[i], Current: rows[i],
-				Reason: fmt.Sprintf("%s of %s added since refer to it; removing it would delete or orphan them (not forced)", what, refs[i].Table)})
+	var free []removal
+	for i, r := range rm {
+		if refs[i].Count > 0 {
+			r.refs = refs[i]
+			u.waiting = append(u.waiting, r)
 			continue
 		}
-		r, k = append(r, rows[i]), append(k, keys[i])
+		free = append(free, r)
 	}
-	return r, k, nil
+	return free, nil
+}
+
+// settle removes the waiting rows that nothing refers to any more, table
+// by table, until no more can go; with final set, the rest are conflicts,
+// Force or not: the rows that refer to them are not the undo's to change.
+func (u *undoer) settle(ctx context.Context, final bool) error {
+	for progress := true; progress && len(u.waiting) > 0; {
+		progress = false
+		var order []int64
+		byTable := map[int64][]removal{}
+		for _, r := range u.waiting {
+			if _, ok := byTable[r.ut]; !ok {
+				order = append(order, r.ut)
+			}
+			byTable[r.ut] = append(byTable[r.ut], r)
+		}
+		u.waiting = nil
+		for _, ut := range order {
+			free, err := u.unreferenced(ctx, byTable[ut])
+			if err != nil {
+				return err
+			}
+			if len(free) == 0 {
+				continue
+			}
+			progress = true
+			keys := make([][]Value, len(free))
+			for i, r := range free {
+				keys[i] = r.key
+			}
+			t := free[0].t
+			if err := u.ap.Delete(ctx, t, keys); err != nil {
+				return fmt.Errorf("deleting rows of %s: %w", t.QualifiedName(), err)
+			}
+			for _, r := range free {
+				u.sink.Row(ut, OpDelete, r.row, nil)
+			}
+			u.rep.Rows += int64(len(free))
+		}
+	}
+	if final {
+		for _, r := range u.waiting {
+			if r.forced {
+				u.rep.Forced--
+			}
+			what := "1 row of " + r.refs.Table + " refers to it and is"
+			if r.refs.Count > 1 {
+				what = fmt.Sprintf("%d rows of %s refer to it and are", r.refs.Count, r.refs.Table)
+			}
+			u.rep.Conflicts = append(u.rep.Conflicts, Conflict{Entry: r.entry, Table: r.t.QualifiedName(), Key: r.key, Current: r.row,
+				Reason: what + " not part of this undo; removing it would delete or orphan them (not forced)"})
+		}
+		u.waiting = nil
+	}
+	if p := u.sink.werr.Load(); p != nil {
+		return *p
+	}
+	return u.sink.err
 }
 
 // reinsert puts a batch of deleted rows back without reading the table

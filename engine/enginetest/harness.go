@@ -459,3 +459,38 @@ func FirstColumn(t testing.TB, db *sql.DB, q string, args ...any) []string {
 	}
 	return out
 }
+
+// CommitAll runs each text as a batch of the session, commits it, and
+// returns the batches' journal entries. For dialect tests outside the
+// suite.
+func CommitAll(t testing.TB, s *engine.Session, batches ...string) (seqs []int64) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range batches {
+		p, err := s.Execute(ctx, q, engine.ExecuteOptions{Confirm: s.ConfirmName()})
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if err := p.Commit(ctx); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		seqs = append(seqs, p.Seqs()...)
+	}
+	return seqs
+}
+
+// UndoAll runs an undo and fails the test on error.
+func UndoAll(t testing.TB, s *engine.Session, opt engine.UndoOptions) *engine.UndoReport {
+	t.Helper()
+	rep, err := s.Undo(context.Background(), opt)
+	if err != nil {
+		t.Fatalf("undo: %v", err)
+	}
+	return rep
+}
+
+// Joined returns the first column of a query's rows joined by commas.
+func Joined(t testing.TB, db *sql.DB, q string, args ...any) string {
+	t.Helper()
+	return strings.Join(FirstColumn(t, db, q, args...), ",")
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -576,31 +575,49 @@ func rowKeyCTE(t engine.TableInfo, nv int) string {
 var _ engine.ReferenceChecker = (*pgTx)(nil)
 
 // referringKeysSQL lists the foreign keys of other tables that refer to
-// the table $1 (or to a partitioned table it is a partition of;
-// pg_partition_ancestors lists nothing for a table that is neither): the
-// referring table and its columns, and the referred columns. Constraints
-// cloned onto partitions are left out; their root covers them.
-const referringKeysSQL = `SELECT n.nspname, cl.relname,
+// the table $1, to one of its partitions, or to a partitioned table it is
+// a partition of (pg_partition_tree and pg_partition_ancestors list
+// nothing for a table that is neither): the referring table and its
+// columns, the referred relation and its columns with the collation each
+// compares in (empty for types without one). Constraints cloned onto
+// partitions are left out; the constraint they were cloned from covers
+// them.
+const referringKeysSQL = `SELECT n.nspname, cl.relname, pn.nspname, pc.relname,
 	ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(num, i)
 		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num ORDER BY k.i),
 	ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY AS k(num, i)
-		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num ORDER BY k.i)
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num ORDER BY k.i),
+	ARRAY(SELECT coalesce(pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname), '')
+		FROM unnest(c.confkey) WITH ORDINALITY AS k(num, i)
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num
+		LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+		LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace ORDER BY k.i)
 FROM pg_catalog.pg_constraint c
 JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+JOIN pg_catalog.pg_class pc ON pc.oid = c.confrelid
+JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
 WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conrelid <> c.confrelid
-	AND (c.confrelid = pg_catalog.to_regclass($1)
-		OR c.confrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass($1))))
+	AND c.confrelid IN (SELECT pg_catalog.to_regclass($1)
+		UNION ALL SELECT relid FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass($1))
+		UNION ALL SELECT relid FROM pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass($1)))
 ORDER BY n.nspname, cl.relname, c.conname`
 
-// Referrers counts, per row of t, the rows of other tables whose foreign
-// keys refer to it, with one join per key and batch. Undo runs with
-// foreign-key enforcement off where it can (PrepareUndo), so removing a
-// referred row would otherwise leave its referrers orphaned.
-func (x *pgTx) Referrers(ctx context.Context, t engine.TableInfo, rows [][]engine.Value) ([]engine.Referrers, error) {
+// Referrers counts, for the row of t with each key, the rows of other
+// tables whose foreign keys refer to it: per foreign key and batch, one
+// join from the keys through the referred relation to the referring
+// table, comparing in the referred column's collation as the foreign key
+// does. The join needs no value from the journal (a key may refer to a
+// column added since). Undo runs with foreign-key enforcement off where it
+// can (PrepareUndo), so removing a referred row would otherwise leave its
+// referrers orphaned.
+func (x *pgTx) Referrers(ctx context.Context, t engine.TableInfo, keys [][]engine.Value) ([]engine.Referrers, error) {
+	if err := checkKey(t); err != nil {
+		return nil, err
+	}
 	type fkey struct {
-		schema, table string
-		from, to      []string
+		schema, table, pschema, ptable string
+		from, to, coll                 []string
 	}
 	var fks []fkey
 	r, err := x.tx.Query(ctx, referringKeysSQL, quoteQualified(t.Schema, t.Name))
@@ -609,7 +626,7 @@ func (x *pgTx) Referrers(ctx context.Context, t engine.TableInfo, rows [][]engin
 	}
 	for r.Next() {
 		var k fkey
-		if err := r.Scan(&k.schema, &k.table, &k.from, &k.to); err != nil {
+		if err := r.Scan(&k.schema, &k.table, &k.pschema, &k.ptable, &k.from, &k.to, &k.coll); err != nil {
 			r.Close()
 			return nil, fmt.Errorf("postgres: listing the foreign keys that refer to %s: %w", t.QualifiedName(), err)
 		}
@@ -618,22 +635,21 @@ func (x *pgTx) Referrers(ctx context.Context, t engine.TableInfo, rows [][]engin
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: listing the foreign keys that refer to %s: %w", t.QualifiedName(), err)
 	}
-	out := make([]engine.Referrers, len(rows))
+	out := make([]engine.Referrers, len(keys))
+	size := batchSize(t)
 	for _, k := range fks {
-		pos := make([]int, len(k.to))
-		conds := make([]string, len(k.to))
-		for i, name := range k.to {
-			pos[i] = slices.IndexFunc(t.Columns, func(c engine.Column) bool { return c.Name == name })
-			if pos[i] < 0 {
-				return nil, fmt.Errorf("postgres: a foreign key of %s.%s refers to column %s, which %s lacks", k.schema, k.table, name, t.QualifiedName())
+		on := make([]string, len(k.to))
+		for i := range k.to {
+			on[i] = "p." + quoteIdent(k.to[i]) + " = c." + quoteIdent(k.from[i])
+			if k.coll[i] != "" {
+				on[i] += " COLLATE " + k.coll[i]
 			}
-			conds[i] = "r." + quoteIdent(k.from[i]) + " = CAST(k.c" + strconv.Itoa(i+1) + " AS " + t.Columns[pos[i]].Type + ")"
 		}
-		sql := "SELECT k.ord, count(*) FROM " + quoteQualified(k.schema, k.table) + " AS r JOIN " + unnestFrom(0, len(pos), true) +
-			" ON " + strings.Join(conds, " AND ") + " GROUP BY k.ord"
-		for start := 0; start < len(rows); start += applyBatch {
-			batch := rows[start:min(start+applyBatch, len(rows))]
-			rs, err := x.tx.Query(ctx, sql, columnArgs(batch, pos)...)
+		sql := "SELECT k.ord, count(*) FROM " + quoteQualified(k.pschema, k.ptable) + " AS p JOIN " + unnestFrom(len(t.Key), 0, true) +
+			" ON " + keyMatch(t, "p", "k") + " JOIN " + quoteQualified(k.schema, k.table) + " AS c ON " + strings.Join(on, " AND ") + " GROUP BY k.ord"
+		for start := 0; start < len(keys); start += size {
+			batch := keys[start:min(start+size, len(keys))]
+			rs, err := x.tx.Query(ctx, sql, columnArgs(batch, seqIndexes(len(t.Key)))...)
 			if err != nil {
 				return nil, fmt.Errorf("postgres: looking for rows of %s.%s that refer to %s: %w", k.schema, k.table, t.QualifiedName(), err)
 			}

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -367,55 +366,4 @@ func sessionOn(t *testing.T, setup ...string) (*engine.Session, *sql.DB) {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s, db
-}
-
-// TestUndoKeepsReferredRows: undoing INSERTs keeps parent rows that rows
-// added since refer to, through a partitioned parent (the foreign key is
-// on the partitioned table, the row in a partition) and through a
-// two-column key to a unique constraint that is not the primary key.
-func TestUndoKeepsReferredRows(t *testing.T) {
-	ctx := context.Background()
-	s, db := sessionOn(t,
-		"CREATE TABLE part (id integer PRIMARY KEY) PARTITION BY RANGE (id)",
-		"CREATE TABLE part_low PARTITION OF part FOR VALUES FROM (0) TO (100)",
-		"CREATE TABLE part_high PARTITION OF part FOR VALUES FROM (100) TO (200)",
-		"CREATE TABLE pref (id integer PRIMARY KEY, pid integer REFERENCES part ON DELETE CASCADE)",
-		`CREATE TABLE pair (id integer PRIMARY KEY, a text NOT NULL, b integer NOT NULL, UNIQUE (a, b))`,
-		`CREATE TABLE "pair ref" (id integer PRIMARY KEY, "x a" text, "x b" integer, FOREIGN KEY ("x a", "x b") REFERENCES pair (a, b))`,
-	)
-	p, err := s.Execute(ctx, "INSERT INTO part VALUES (5), (150); INSERT INTO pair VALUES (1, 'k', 1), (2, 'k', 2)", engine.ExecuteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{"INSERT INTO pref VALUES (1, 150)", `INSERT INTO "pair ref" VALUES (1, 'k', 2)`} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	rep, err := s.Undo(ctx, engine.UndoOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, c := range rep.Conflicts {
-		got = append(got, c.Table+" "+engine.FormatRow(c.Key)+": "+c.Reason)
-	}
-	slices.Sort(got)
-	want := []string{
-		`public.pair ("2"): 1 row of public.pair ref added since refer to it; removing it would delete or orphan them (not forced)`,
-		`public.part ("150"): 1 row of public.pref added since refer to it; removing it would delete or orphan them (not forced)`,
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("conflicts\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	var rows string
-	if err := db.QueryRow("SELECT (SELECT string_agg(id::text, ',' ORDER BY id) FROM part) || ' ' || (SELECT string_agg(id::text, ',' ORDER BY id) FROM pair) || ' ' || (SELECT count(*) FROM pref)").Scan(&rows); err != nil {
-		t.Fatal(err)
-	}
-	if rows != "150 2 1" {
-		t.Errorf("rows after undo %q, want %q (unreferenced rows removed, referred ones and their referrers kept)", rows, "150 2 1")
-	}
 }

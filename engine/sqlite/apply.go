@@ -42,6 +42,15 @@ func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 			withTriggers = append(withTriggers, o.table)
 		}
 	}
+	err = t.c.cc.query(ctx, "SELECT DISTINCT tbl_name FROM temp.sqlite_schema WHERE type = 'trigger'", nil, func(r []engine.Value) error {
+		if !slices.Contains(withTriggers, r[0].S) {
+			withTriggers = append(withTriggers, r[0].S)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: listing temporary triggers: %w", err)
+	}
 	if len(withTriggers) > 0 {
 		slices.Sort(withTriggers)
 		notes = append(notes, "triggers on "+strings.Join(withTriggers, ", ")+" did not fire while rows were restored: SQLite cannot disable them, so undo dropped them inside its transaction and re-created them unchanged before committing")
@@ -49,12 +58,13 @@ func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 	return notes, nil
 }
 
-// savedTrigger is a trigger suspended during undo.
-type savedTrigger struct{ name, sql string }
+// savedTrigger is a trigger suspended during undo: of the main database,
+// or a TEMP trigger of this connection (on a main table).
+type savedTrigger struct{ schema, name, sql string }
 
-// suspendTriggers drops every trigger of the main database before undo
-// writes rows, remembering their definitions; resumeTriggers re-creates
-// them. Both run inside the undo transaction, so other connections never
+// suspendTriggers drops every trigger of the main database, and the
+// connection's TEMP triggers, before undo writes rows, remembering their
+// definitions; resumeTriggers re-creates them. Both run inside the undo transaction, so other connections never
 // see the triggers missing, and a failed undo rolls the drops back with
 // everything else. The rows a trigger wrote when the undone statement ran
 // are in the journal and restored with the rest; firing again would
@@ -68,18 +78,21 @@ func (t *tx) suspendTriggers(ctx context.Context) error {
 		return nil
 	}
 	var saved []savedTrigger
-	err := t.c.cc.query(ctx, "SELECT name, sql FROM main.sqlite_schema WHERE type = 'trigger' ORDER BY rowid", nil, func(r []engine.Value) error {
-		saved = append(saved, savedTrigger{name: r[0].S, sql: r[1].S})
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("sqlite: listing triggers to suspend: %w", err)
+	for _, schema := range []string{"main", "temp"} {
+		q := "SELECT name, sql FROM " + schema + ".sqlite_schema WHERE type = 'trigger' ORDER BY rowid"
+		err := t.c.cc.query(ctx, q, nil, func(r []engine.Value) error {
+			saved = append(saved, savedTrigger{schema: schema, name: r[0].S, sql: r[1].S})
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: listing triggers to suspend: %w", err)
+		}
 	}
 	if len(saved) == 0 {
 		return nil
 	}
 	for _, tr := range saved {
-		if err := t.c.cc.exec(ctx, "DROP TRIGGER main."+QuoteIdent(tr.name)); err != nil {
+		if err := t.c.cc.exec(ctx, "DROP TRIGGER "+tr.schema+"."+QuoteIdent(tr.name)); err != nil {
 			return fmt.Errorf("sqlite: suspending trigger %s: %w", tr.name, err)
 		}
 	}
@@ -93,7 +106,16 @@ func (t *tx) resumeTriggers(ctx context.Context) error {
 	saved := t.suspended
 	t.suspended = nil
 	for _, tr := range saved {
-		if err := t.c.cc.exec(ctx, tr.sql); err != nil {
+		sql := tr.sql
+		if tr.schema == "temp" {
+			// sqlite_schema keeps the text without its TEMP keyword.
+			rest, ok := strings.CutPrefix(sql, "CREATE TRIGGER ")
+			if !ok {
+				return fmt.Errorf("sqlite: re-creating temporary trigger %s after undo: unexpected definition %q", tr.name, sql)
+			}
+			sql = "CREATE TEMP TRIGGER " + rest
+		}
+		if err := t.c.cc.exec(ctx, sql); err != nil {
 			return fmt.Errorf("sqlite: re-creating trigger %s after undo: %w", tr.name, err)
 		}
 	}
@@ -145,13 +167,16 @@ func (t *tx) undoTable(ctx context.Context, ti engine.TableInfo) (*tableMeta, er
 // numbered from first. Keyed tables compare with IS (NULL-safe, and able
 // to use the key's index); KeyRow tables also require the same storage
 // class and binary-equal text, since any duplicate must be the right one.
-func where(ti engine.TableInfo, first int) string {
+func where(ti engine.TableInfo, first int) string { return whereOn(ti, "", first) }
+
+// whereOn is where with the columns qualified by prefix ("p.").
+func whereOn(ti engine.TableInfo, prefix string, first int) string {
 	var b strings.Builder
 	for i, pos := range ti.Key {
 		if i > 0 {
 			b.WriteString(" AND ")
 		}
-		col := QuoteIdent(ti.Columns[pos].Name)
+		col := prefix + QuoteIdent(ti.Columns[pos].Name)
 		p := "?" + strconv.Itoa(first+i)
 		if ti.KeyKind == engine.KeyRow {
 			b.WriteString("(" + col + " IS " + p + " COLLATE BINARY AND typeof(" + col + ") = typeof(" + p + "))")
@@ -539,34 +564,29 @@ type referringKey struct {
 	from, to []string
 }
 
-// Referrers counts, per row of ti, the rows of other tables whose foreign
-// keys refer to it, one prepared lookup per row and key: the same lookup
-// SQLite itself makes for each parent row a DELETE removes.
-func (t *tx) Referrers(ctx context.Context, ti engine.TableInfo, rows [][]engine.Value) ([]engine.Referrers, error) {
+// Referrers counts, for the row of ti with each key, the rows of other
+// tables whose foreign keys refer to it: one prepared join through the
+// row per key and foreign key. The parent's column is the left operand,
+// so its collation and type affinity decide, as in SQLite's own foreign
+// key lookup, and the join needs no value from the journal (a key may
+// refer to a column added since).
+func (t *tx) Referrers(ctx context.Context, ti engine.TableInfo, keys [][]engine.Value) ([]engine.Referrers, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
 	}
-	out := make([]engine.Referrers, len(rows))
+	out := make([]engine.Referrers, len(keys))
 	fks, err := t.referringKeys(ctx, ti.Name)
 	if err != nil {
 		return nil, err
 	}
 	for _, fk := range fks {
-		pos := make([]int, len(fk.to))
-		conds := make([]string, len(fk.to))
-		for i, name := range fk.to {
-			pos[i] = slices.IndexFunc(ti.Columns, func(c engine.Column) bool { return strings.EqualFold(c.Name, name) })
-			if pos[i] < 0 {
-				return nil, fmt.Errorf("sqlite: the foreign key of %s refers to column %s, which %s lacks", fk.table, name, ti.Name)
-			}
-			conds[i] = QuoteIdent(fk.from[i]) + " = ?" + strconv.Itoa(i+1)
+		on := make([]string, len(fk.to))
+		for i := range fk.to {
+			on[i] = "p." + QuoteIdent(fk.to[i]) + " = c." + QuoteIdent(fk.from[i])
 		}
-		args := make([][]engine.Value, len(rows))
-		for i, r := range rows {
-			args[i] = pick(r, pos)
-		}
-		q := "SELECT count(*) FROM main." + QuoteIdent(fk.table) + " WHERE " + strings.Join(conds, " AND ")
-		err := t.each(ctx, q, args, func(s *cstmt, i int) error {
+		q := "SELECT count(*) FROM main." + QuoteIdent(ti.Name) + " AS p JOIN main." + QuoteIdent(fk.table) + " AS c ON " +
+			strings.Join(on, " AND ") + " WHERE " + whereOn(ti, "p.", 1)
+		err := t.each(ctx, q, keys, func(s *cstmt, i int) error {
 			if _, err := s.step(); err != nil {
 				return err
 			}

@@ -1,8 +1,6 @@
 package sqlite_test
 
 import (
-	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,57 +15,30 @@ import (
 // and drops the created one; the remaining triggers come back with their
 // text and their order of creation (the order SQLite fires them in).
 func TestUndoTriggerDDL(t *testing.T) {
-	ctx := context.Background()
-	target := harness.NewTarget(t)
-	db := openDB(t, target)
-	for _, q := range []string{
+	s, db := undoSession(t,
 		"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
 		"CREATE TABLE audit (msg TEXT)",
 		"INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')",
 		"CREATE TRIGGER first AFTER DELETE ON t BEGIN INSERT INTO audit VALUES ('first ' || old.id); END",
 		"CREATE TRIGGER \"second; one\" AFTER DELETE ON t BEGIN INSERT INTO audit VALUES ('second ' || old.id); END",
 		"CREATE TRIGGER third AFTER INSERT ON t BEGIN INSERT INTO audit VALUES ('third ' || new.id); END",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	)
 	triggers := func() []string {
 		return enginetest.FirstColumn(t, db, "SELECT name || ': ' || sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY rowid")
 	}
 	audit := func() []string { return enginetest.FirstColumn(t, db, "SELECT msg FROM audit ORDER BY rowid") }
 	origTriggers := triggers()
 
-	tg, err := engine.ParseTarget(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := engine.Open(ctx, tg, engine.Options{JournalPath: filepath.Join(t.TempDir(), "j.lifebelt"), Operator: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	for _, q := range []string{
+	enginetest.CommitAll(t, s,
 		"CREATE TRIGGER added AFTER UPDATE ON t BEGIN INSERT INTO audit VALUES ('added ' || new.id); END",
 		"DELETE FROM t WHERE id = 1",
 		"UPDATE t SET v = 'B' WHERE id = 2",
 		"DROP TRIGGER third",
-	} {
-		p, err := s.Execute(ctx, q, engine.ExecuteOptions{Confirm: s.ConfirmName()})
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		if err := p.Commit(ctx); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	)
 	if got, want := audit(), []string{"second 1", "first 1", "added 2"}; !slices.Equal(got, want) {
 		t.Fatalf("audit after the session %q, want %q", got, want)
 	}
-	rep, err := s.Undo(ctx, engine.UndoOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := enginetest.UndoAll(t, s, engine.UndoOptions{})
 	if !rep.Complete() {
 		t.Fatalf("undo left conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
 	}
@@ -88,9 +59,7 @@ func TestUndoTriggerDDL(t *testing.T) {
 		t.Errorf("undo notes %q do not say the triggers were suspended", rep.Notes)
 	}
 	// The triggers work again, in their old order.
-	if _, err := db.Exec("DELETE FROM t WHERE id = 3"); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, db, "DELETE FROM t WHERE id = 3")
 	if got, want := audit(), []string{"second 3", "first 3"}; !slices.Equal(got, want) {
 		t.Errorf("audit of a DELETE after undo %q, want %q", got, want)
 	}
