@@ -145,23 +145,26 @@ type Applier interface {
 }
 
 // ReferenceChecker is an optional Applier capability. Before undo removes
-// rows that the undone entry inserted, Referrers counts, for the row of t
-// with each of the given keys, the rows of other tables whose foreign keys
-// refer to it, compared the way the foreign key compares them (the
-// referred column's collation and type). Rows that refer to a row undo is
-// about to remove were added since, by someone else, by a later entry, or
-// by this undo's own later steps; removing their parent would cascade to
-// them or, with foreign-key enforcement off during undo, orphan them.
-// Self-references (a table's foreign key to itself) are not counted.
+// a row that the undone entry inserted, it looks for rows of other tables
+// that refer to the row through a foreign key. Such rows were added since,
+// by someone else, by a later entry, or by this undo's own later steps;
+// removing their parent would cascade to them or, with foreign-key
+// enforcement off during undo, orphan them.
 type ReferenceChecker interface {
-	Referrers(ctx context.Context, t TableInfo, keys [][]Value) ([]Referrers, error)
+	// ReferringKeys lists the foreign keys of other tables that refer to
+	// t (self-references left out).
+	ReferringKeys(ctx context.Context, t TableInfo) ([]ForeignKeyRef, error)
+	// CountReferrers counts, for the row of t with each key, the rows that
+	// refer to it through fk, compared the way the foreign key compares
+	// them (the referred column's collation and type).
+	CountReferrers(ctx context.Context, t TableInfo, fk ForeignKeyRef, keys [][]Value) ([]int64, error)
 }
 
-// Referrers counts the rows that refer to one row; Table names the first
-// table they are in.
-type Referrers struct {
-	Count int64
-	Table string
+// ForeignKeyRef is a foreign key that refers to a table.
+type ForeignKeyRef struct {
+	Table   string   // the referring table, for people
+	Columns []string // the referred columns, named as the referred table names them
+	Impl    any      // the dialect's own description
 }
 
 // UndoFinisher is an optional Applier capability: FinishUndo runs after

@@ -204,7 +204,8 @@ type removal struct {
 	ut       int64 // the table in the undo's own entry
 	key, row []Value
 	forced   bool
-	refs     Referrers
+	refs     int64 // rows that refer to it, in refTable
+	refTable string
 }
 
 // unreferenced returns the rows of rm, all of one table, that no row of
@@ -220,21 +221,37 @@ func (u *undoer) unreferenced(ctx context.Context, rm []removal) ([]removal, err
 		return rm, nil
 	}
 	t := rm[0].t
+	fks, err := rc.ReferringKeys(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("listing the foreign keys that refer to %s: %w", t.QualifiedName(), err)
+	}
+	for i := range rm {
+		rm[i].refs, rm[i].refTable = 0, ""
+	}
 	keys := make([][]Value, len(rm))
 	for i, r := range rm {
 		keys[i] = r.key
 	}
-	refs, err := rc.Referrers(ctx, t, keys)
-	if err != nil {
-		return nil, fmt.Errorf("looking for rows that refer to rows of %s: %w", t.QualifiedName(), err)
-	}
-	if len(refs) != len(rm) {
-		return nil, fmt.Errorf("looking for rows that refer to rows of %s: %d results for %d rows", t.QualifiedName(), len(refs), len(rm))
+	for _, fk := range fks {
+		counts, err := rc.CountReferrers(ctx, t, fk, keys)
+		if err != nil {
+			return nil, fmt.Errorf("looking for rows of %s that refer to rows of %s: %w", fk.Table, t.QualifiedName(), err)
+		}
+		if len(counts) != len(keys) {
+			return nil, fmt.Errorf("looking for rows of %s that refer to rows of %s: %d results for %d rows", fk.Table, t.QualifiedName(), len(counts), len(keys))
+		}
+		for j, n := range counts {
+			if r := &rm[j]; n > 0 {
+				if r.refs == 0 {
+					r.refTable = fk.Table
+				}
+				r.refs += n
+			}
+		}
 	}
 	var free []removal
-	for i, r := range rm {
-		if refs[i].Count > 0 {
-			r.refs = refs[i]
+	for _, r := range rm {
+		if r.refs > 0 {
 			u.waiting = append(u.waiting, r)
 			continue
 		}
@@ -267,18 +284,9 @@ func (u *undoer) settle(ctx context.Context, final bool) error {
 				continue
 			}
 			progress = true
-			keys := make([][]Value, len(free))
-			for i, r := range free {
-				keys[i] = r.key
+			if err := u.writeFree(ctx, ut, free); err != nil {
+				return err
 			}
-			t := free[0].t
-			if err := u.ap.Delete(ctx, t, keys); err != nil {
-				return fmt.Errorf("deleting rows of %s: %w", t.QualifiedName(), err)
-			}
-			for _, r := range free {
-				u.sink.Row(ut, OpDelete, r.row, nil)
-			}
-			u.rep.Rows += int64(len(free))
 		}
 	}
 	if final {
@@ -286,9 +294,9 @@ func (u *undoer) settle(ctx context.Context, final bool) error {
 			if r.forced {
 				u.rep.Forced--
 			}
-			what := "1 row of " + r.refs.Table + " refers to it and is"
-			if r.refs.Count > 1 {
-				what = fmt.Sprintf("%d rows of %s refer to it and are", r.refs.Count, r.refs.Table)
+			what := "1 row of " + r.refTable + " refers to it and is"
+			if r.refs > 1 {
+				what = fmt.Sprintf("%d rows of %s refer to it and are", r.refs, r.refTable)
 			}
 			u.rep.Conflicts = append(u.rep.Conflicts, Conflict{Entry: r.entry, Table: r.t.QualifiedName(), Key: r.key, Current: r.row,
 				Reason: what + " not part of this undo; removing it would delete or orphan them (not forced)"})
@@ -299,6 +307,23 @@ func (u *undoer) settle(ctx context.Context, final bool) error {
 		return *p
 	}
 	return u.sink.err
+}
+
+// writeFree removes rows of one table that waited.
+func (u *undoer) writeFree(ctx context.Context, ut int64, free []removal) error {
+	t := free[0].t
+	keys := make([][]Value, len(free))
+	for i, r := range free {
+		keys[i] = r.key
+	}
+	if err := u.ap.Delete(ctx, t, keys); err != nil {
+		return fmt.Errorf("deleting rows of %s: %w", t.QualifiedName(), err)
+	}
+	for _, r := range free {
+		u.sink.Row(ut, OpDelete, r.row, nil)
+	}
+	u.rep.Rows += int64(len(free))
+	return nil
 }
 
 // reinsert puts a batch of deleted rows back without reading the table

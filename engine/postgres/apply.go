@@ -603,72 +603,88 @@ WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conrelid <> c.confrelid
 		UNION ALL SELECT relid FROM pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass($1)))
 ORDER BY n.nspname, cl.relname, c.conname`
 
-// Referrers counts, for the row of t with each key, the rows of other
-// tables whose foreign keys refer to it: per foreign key and batch, one
-// join from the keys through the referred relation to the referring
-// table, comparing in the referred column's collation as the foreign key
-// does. The join needs no value from the journal (a key may refer to a
-// column added since). Undo runs with foreign-key enforcement off where it
-// can (PrepareUndo), so removing a referred row would otherwise leave its
-// referrers orphaned.
-func (x *pgTx) Referrers(ctx context.Context, t engine.TableInfo, keys [][]engine.Value) ([]engine.Referrers, error) {
-	if err := checkKey(t); err != nil {
-		return nil, err
-	}
-	type fkey struct {
-		schema, table, pschema, ptable string
-		from, to, coll                 []string
-	}
-	var fks []fkey
+// pgForeignKey is a foreign key that refers to a table: the referring
+// table and columns, the referred relation (the table, a partition of it
+// or a partitioned table it belongs to) and columns, and the collation
+// each referred column compares in ("" for types without one).
+type pgForeignKey struct {
+	schema, table, pschema, ptable string
+	from, to, coll                 []string
+}
+
+// ReferringKeys lists the foreign keys of other tables that refer to t.
+func (x *pgTx) ReferringKeys(ctx context.Context, t engine.TableInfo) ([]engine.ForeignKeyRef, error) {
 	r, err := x.tx.Query(ctx, referringKeysSQL, quoteQualified(t.Schema, t.Name))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: listing the foreign keys that refer to %s: %w", t.QualifiedName(), err)
 	}
+	defer r.Close()
+	var out []engine.ForeignKeyRef
 	for r.Next() {
-		var k fkey
+		var k pgForeignKey
 		if err := r.Scan(&k.schema, &k.table, &k.pschema, &k.ptable, &k.from, &k.to, &k.coll); err != nil {
-			r.Close()
 			return nil, fmt.Errorf("postgres: listing the foreign keys that refer to %s: %w", t.QualifiedName(), err)
 		}
-		fks = append(fks, k)
+		out = append(out, engine.ForeignKeyRef{Table: k.schema + "." + k.table, Columns: k.to, Impl: k})
 	}
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: listing the foreign keys that refer to %s: %w", t.QualifiedName(), err)
 	}
-	out := make([]engine.Referrers, len(keys))
-	size := batchSize(t)
-	for _, k := range fks {
-		on := make([]string, len(k.to))
-		for i := range k.to {
-			on[i] = "p." + quoteIdent(k.to[i]) + " = c." + quoteIdent(k.from[i])
-			if k.coll[i] != "" {
-				on[i] += " COLLATE " + k.coll[i]
-			}
+	return out, nil
+}
+
+// CountReferrers counts, for the row of t with each key, the rows that
+// refer to it through fk: per batch, one join from the keys through the
+// referred relation to the referring table, comparing in the referred
+// column's collation as the foreign key does. The join needs no value
+// from the journal (the key may refer to a column added since). Undo runs
+// with foreign-key enforcement off where it can (PrepareUndo), so removing
+// a referred row, or changing its key, would otherwise orphan its
+// referrers.
+func (x *pgTx) CountReferrers(ctx context.Context, t engine.TableInfo, ref engine.ForeignKeyRef, keys [][]engine.Value) ([]int64, error) {
+	if err := checkKey(t); err != nil {
+		return nil, err
+	}
+	k, ok := ref.Impl.(pgForeignKey)
+	if !ok {
+		return nil, fmt.Errorf("postgres: not a PostgreSQL foreign key: %T", ref.Impl)
+	}
+	on := make([]string, len(k.to))
+	for i := range k.to {
+		on[i] = "p." + quoteIdent(k.to[i]) + " = c." + quoteIdent(k.from[i])
+		if k.coll[i] != "" {
+			on[i] += " COLLATE " + k.coll[i]
 		}
-		sql := "SELECT k.ord, count(*) FROM " + quoteQualified(k.pschema, k.ptable) + " AS p JOIN " + unnestFrom(len(t.Key), 0, true) +
-			" ON " + keyMatch(t, "p", "k") + " JOIN " + quoteQualified(k.schema, k.table) + " AS c ON " + strings.Join(on, " AND ") + " GROUP BY k.ord"
-		for start := 0; start < len(keys); start += size {
-			batch := keys[start:min(start+size, len(keys))]
-			rs, err := x.tx.Query(ctx, sql, columnArgs(batch, seqIndexes(len(t.Key)))...)
-			if err != nil {
-				return nil, fmt.Errorf("postgres: looking for rows of %s.%s that refer to %s: %w", k.schema, k.table, t.QualifiedName(), err)
-			}
-			for rs.Next() {
-				var ord, n int64
-				if err := rs.Scan(&ord, &n); err != nil || ord < 1 || ord > int64(len(batch)) {
-					rs.Close()
-					return nil, fmt.Errorf("postgres: looking for rows of %s.%s that refer to %s: bad result (%v)", k.schema, k.table, t.QualifiedName(), err)
-				}
-				o := &out[start+int(ord)-1]
-				if o.Count == 0 {
-					o.Table = k.schema + "." + k.table
-				}
-				o.Count += n
-			}
-			if err := rs.Err(); err != nil {
-				return nil, fmt.Errorf("postgres: looking for rows of %s.%s that refer to %s: %w", k.schema, k.table, t.QualifiedName(), err)
-			}
+	}
+	sql := "SELECT k.ord, count(*) FROM " + quoteQualified(k.pschema, k.ptable) + " AS p JOIN " + unnestFrom(len(t.Key), 0, true) +
+		" ON " + keyMatch(t, "p", "k") + " JOIN " + quoteQualified(k.schema, k.table) + " AS c ON " + strings.Join(on, " AND ") + " GROUP BY k.ord"
+	out := make([]int64, len(keys))
+	size := batchSize(t)
+	for start := 0; start < len(keys); start += size {
+		batch := keys[start:min(start+size, len(keys))]
+		if err := x.countBatch(ctx, sql, batch, out[start:]); err != nil {
+			return nil, fmt.Errorf("postgres: looking for rows of %s.%s that refer to %s: %w", k.schema, k.table, t.QualifiedName(), err)
 		}
 	}
 	return out, nil
+}
+
+// countBatch runs a "SELECT ord, count" query over one batch of keys.
+func (x *pgTx) countBatch(ctx context.Context, sql string, batch [][]engine.Value, out []int64) error {
+	rs, err := x.tx.Query(ctx, sql, columnArgs(batch, seqIndexes(len(batch[0])))...)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var ord, n int64
+		if err := rs.Scan(&ord, &n); err != nil {
+			return err
+		}
+		if ord < 1 || ord > int64(len(batch)) {
+			return fmt.Errorf("bad ordinal %d", ord)
+		}
+		out[ord-1] = n
+	}
+	return rs.Err()
 }

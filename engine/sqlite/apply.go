@@ -564,43 +564,60 @@ type referringKey struct {
 	from, to []string
 }
 
-// Referrers counts, for the row of ti with each key, the rows of other
-// tables whose foreign keys refer to it: one prepared join through the
-// row per key and foreign key. The parent's column is the left operand,
-// so its collation and type affinity decide, as in SQLite's own foreign
-// key lookup, and the join needs no value from the journal (a key may
-// refer to a column added since).
-func (t *tx) Referrers(ctx context.Context, ti engine.TableInfo, keys [][]engine.Value) ([]engine.Referrers, error) {
+// ReferringKeys lists the foreign keys of other tables that refer to ti.
+func (t *tx) ReferringKeys(ctx context.Context, ti engine.TableInfo) ([]engine.ForeignKeyRef, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
 	}
-	out := make([]engine.Referrers, len(keys))
 	fks, err := t.referringKeys(ctx, ti.Name)
 	if err != nil {
 		return nil, err
 	}
-	for _, fk := range fks {
-		on := make([]string, len(fk.to))
-		for i := range fk.to {
-			on[i] = "p." + QuoteIdent(fk.to[i]) + " = c." + QuoteIdent(fk.from[i])
-		}
-		q := "SELECT count(*) FROM main." + QuoteIdent(ti.Name) + " AS p JOIN main." + QuoteIdent(fk.table) + " AS c ON " +
-			strings.Join(on, " AND ") + " WHERE " + whereOn(ti, "p.", 1)
-		err := t.each(ctx, q, keys, func(s *cstmt, i int) error {
-			if _, err := s.step(); err != nil {
-				return err
-			}
-			if n := s.row(nil)[0].I; n > 0 {
-				if out[i].Count == 0 {
-					out[i].Table = fk.table
+	out := make([]engine.ForeignKeyRef, len(fks))
+	for i, fk := range fks {
+		cols := make([]string, len(fk.to))
+		for j, name := range fk.to {
+			cols[j] = name // SQLite names are case-insensitive: use ti's spelling
+			for _, c := range ti.Columns {
+				if strings.EqualFold(c.Name, name) {
+					cols[j] = c.Name
 				}
-				out[i].Count += n
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: looking for rows of %s that refer to %s: %w", fk.table, ti.Name, err)
 		}
+		out[i] = engine.ForeignKeyRef{Table: fk.table, Columns: cols, Impl: fk}
+	}
+	return out, nil
+}
+
+// CountReferrers counts, for the row of ti with each key, the rows that
+// refer to it through fk: one prepared join through the row per key. The
+// referred column is the left operand, so its collation and type affinity
+// decide, as in SQLite's own foreign-key lookup, and the join needs no
+// value from the journal (the key may refer to a column added since).
+func (t *tx) CountReferrers(ctx context.Context, ti engine.TableInfo, ref engine.ForeignKeyRef, keys [][]engine.Value) ([]int64, error) {
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	fk, ok := ref.Impl.(referringKey)
+	if !ok {
+		return nil, fmt.Errorf("sqlite: not a SQLite foreign key: %T", ref.Impl)
+	}
+	on := make([]string, len(fk.to))
+	for i := range fk.to {
+		on[i] = "p." + QuoteIdent(fk.to[i]) + " = c." + QuoteIdent(fk.from[i])
+	}
+	q := "SELECT count(*) FROM main." + QuoteIdent(ti.Name) + " AS p JOIN main." + QuoteIdent(fk.table) + " AS c ON " +
+		strings.Join(on, " AND ") + " WHERE " + whereOn(ti, "p.", 1)
+	out := make([]int64, len(keys))
+	err := t.each(ctx, q, keys, func(s *cstmt, i int) error {
+		if _, err := s.step(); err != nil {
+			return err
+		}
+		out[i] = s.row(nil)[0].I
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: looking for rows of %s that refer to %s: %w", fk.table, ti.Name, err)
 	}
 	return out, nil
 }
