@@ -31,7 +31,7 @@ func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("sqlite: deferring foreign-key checks: %w", err)
 	}
 	t.undo = true
-	notes := []string{"foreign-key checks deferred to COMMIT (PRAGMA defer_foreign_keys); foreign-key actions (CASCADE, SET NULL) still fire, because SQLite cannot turn foreign keys off inside a transaction"}
+	notes := []string{"foreign-key checks deferred to COMMIT (PRAGMA defer_foreign_keys); rows that other rows refer to are not removed, but setting a referred key back still fires its ON UPDATE action, because SQLite cannot turn foreign keys off inside a transaction"}
 	meta, err := t.c.schema(ctx)
 	if err != nil {
 		return nil, err
