@@ -151,12 +151,13 @@ type Applier interface {
 // removing their parent would cascade to them or, with foreign-key
 // enforcement off during undo, orphan them.
 type ReferenceChecker interface {
-	// ReferringKeys lists the foreign keys of other tables that refer to
-	// t (self-references left out).
+	// ReferringKeys lists the foreign keys that refer to t, its own
+	// included.
 	ReferringKeys(ctx context.Context, t TableInfo) ([]ForeignKeyRef, error)
-	// CountReferrers counts, for the row of t with each key, the rows that
-	// refer to it through fk, compared the way the foreign key compares
-	// them (the referred column's collation and type).
+	// CountReferrers counts, for the row of t with each key, the other
+	// rows that refer to it through fk, compared the way the foreign key
+	// compares them (its equality operator, the referred column's
+	// collation and type).
 	CountReferrers(ctx context.Context, t TableInfo, fk ForeignKeyRef, keys [][]Value) ([]int64, error)
 }
 
@@ -165,6 +166,9 @@ type ForeignKeyRef struct {
 	Table   string   // the referring table, for people
 	Columns []string // the referred columns, named as the referred table names them
 	Impl    any      // the dialect's own description
+	// Unreadable, when set, says why the referring rows cannot be counted
+	// (no right to read them): every row then counts as referred to.
+	Unreadable string
 }
 
 // UndoFinisher is an optional Applier capability: FinishUndo runs after

@@ -19,8 +19,10 @@ type undoer struct {
 	synced []TableInfo         // tables that got rows re-inserted
 	entry_ int64
 	// waiting are rows to remove that other rows still refer to (see
-	// unreferenced).
+	// unreferenced); written names the tables undo deleted or updated rows
+	// of since they were last tried.
 	waiting []removal
+	written map[string]bool
 }
 
 func (u *undoer) entry(ctx context.Context, e journal.Entry) error {

@@ -574,30 +574,42 @@ func rowKeyCTE(t engine.TableInfo, nv int) string {
 
 var _ engine.ReferenceChecker = (*pgTx)(nil)
 
-// referringKeysSQL lists the foreign keys of other tables that refer to
-// the table $1, to one of its partitions, or to a partitioned table it is
-// a partition of (pg_partition_tree and pg_partition_ancestors list
-// nothing for a table that is neither): the referring table and its
-// columns, the referred relation and its columns with the collation each
-// compares in (empty for types without one). Constraints cloned onto
-// partitions are left out; the constraint they were cloned from covers
-// them.
-const referringKeysSQL = `SELECT n.nspname, cl.relname, pn.nspname, pc.relname,
+// referringKeysSQL lists the foreign keys that refer to the table $1
+// (its own included), to one of its partitions, or to a partitioned table
+// it is a partition of (pg_partition_tree and pg_partition_ancestors list
+// nothing for a table that is neither): the referring table, whether it
+// is partitioned, and its columns; the referred relation, whether it is
+// partitioned, and its columns; per column pair the foreign key's own
+// equality operator with its operand types (conpfeqop, as PostgreSQL's
+// check uses it) and the referred column's collation ("" for types
+// without one); and whether the session may read both tables. Constraints
+// cloned onto partitions are left out; the constraint they were cloned
+// from covers them.
+const referringKeysSQL = `SELECT n.nspname, cl.relname, cl.relkind = 'p', pn.nspname, pc.relname, pc.relkind = 'p',
 	ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(num, i)
 		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num ORDER BY k.i),
 	ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY AS k(num, i)
 		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num ORDER BY k.i),
+	ARRAY(SELECT 'OPERATOR(' || pg_catalog.quote_ident(opn.nspname) || '.' || o.oprname || ')'
+		FROM unnest(c.conpfeqop) WITH ORDINALITY AS k(op, i)
+		JOIN pg_catalog.pg_operator o ON o.oid = k.op JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace ORDER BY k.i),
+	ARRAY(SELECT pg_catalog.format_type(o.oprleft, NULL) FROM unnest(c.conpfeqop) WITH ORDINALITY AS k(op, i)
+		JOIN pg_catalog.pg_operator o ON o.oid = k.op ORDER BY k.i),
+	ARRAY(SELECT pg_catalog.format_type(o.oprright, NULL) FROM unnest(c.conpfeqop) WITH ORDINALITY AS k(op, i)
+		JOIN pg_catalog.pg_operator o ON o.oid = k.op ORDER BY k.i),
 	ARRAY(SELECT coalesce(pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname), '')
 		FROM unnest(c.confkey) WITH ORDINALITY AS k(num, i)
 		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num
 		LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
-		LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace ORDER BY k.i)
+		LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace ORDER BY k.i),
+	pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND pg_catalog.has_schema_privilege(pn.oid, 'USAGE')
+		AND pg_catalog.has_table_privilege(c.conrelid, 'SELECT') AND pg_catalog.has_table_privilege(c.confrelid, 'SELECT')
 FROM pg_catalog.pg_constraint c
 JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
 JOIN pg_catalog.pg_class pc ON pc.oid = c.confrelid
 JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
-WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conrelid <> c.confrelid
+WHERE c.contype = 'f' AND c.conparentid = 0
 	AND c.confrelid IN (SELECT pg_catalog.to_regclass($1)
 		UNION ALL SELECT relid FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass($1))
 		UNION ALL SELECT relid FROM pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass($1)))
@@ -609,7 +621,10 @@ ORDER BY n.nspname, cl.relname, c.conname`
 // each referred column compares in ("" for types without one).
 type pgForeignKey struct {
 	schema, table, pschema, ptable string
-	from, to, coll                 []string
+	partitioned, ppartitioned      bool
+	from, to, ops, ltypes, rtypes  []string
+	coll                           []string
+	readable                       bool
 }
 
 // ReferringKeys lists the foreign keys of other tables that refer to t.
@@ -622,10 +637,18 @@ func (x *pgTx) ReferringKeys(ctx context.Context, t engine.TableInfo) ([]engine.
 	var out []engine.ForeignKeyRef
 	for r.Next() {
 		var k pgForeignKey
-		if err := r.Scan(&k.schema, &k.table, &k.pschema, &k.ptable, &k.from, &k.to, &k.coll); err != nil {
+		if err := r.Scan(&k.schema, &k.table, &k.partitioned, &k.pschema, &k.ptable, &k.ppartitioned,
+			&k.from, &k.to, &k.ops, &k.ltypes, &k.rtypes, &k.coll, &k.readable); err != nil {
 			return nil, fmt.Errorf("postgres: listing the foreign keys that refer to %s: %w", t.QualifiedName(), err)
 		}
-		out = append(out, engine.ForeignKeyRef{Table: k.schema + "." + k.table, Columns: k.to, Impl: k})
+		if len(k.ops) != len(k.to) || len(k.from) != len(k.to) || len(k.coll) != len(k.to) {
+			return nil, fmt.Errorf("postgres: the foreign key of %s.%s that refers to %s has mismatched column lists", k.schema, k.table, t.QualifiedName())
+		}
+		ref := engine.ForeignKeyRef{Table: k.schema + "." + k.table, Columns: k.to, Impl: k}
+		if !k.readable {
+			ref.Unreadable = "the session may not read " + ref.Table + " or " + k.pschema + "." + k.ptable
+		}
+		out = append(out, ref)
 	}
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: listing the foreign keys that refer to %s: %w", t.QualifiedName(), err)
@@ -649,20 +672,37 @@ func (x *pgTx) CountReferrers(ctx context.Context, t engine.TableInfo, ref engin
 	if !ok {
 		return nil, fmt.Errorf("postgres: not a PostgreSQL foreign key: %T", ref.Impl)
 	}
+	// As PostgreSQL's own check: the key's equality operator, each side
+	// cast to its operand type, in the referred column's collation; ONLY
+	// for tables that are not partitioned (inheritance children do not
+	// take part in a foreign key). The referred row must be the one in t
+	// (t may be a partition of the referred table, or contain it), and a
+	// row referring to itself does not keep it.
 	on := make([]string, len(k.to))
 	for i := range k.to {
-		on[i] = "p." + quoteIdent(k.to[i]) + " = c." + quoteIdent(k.from[i])
+		on[i] = "CAST(p." + quoteIdent(k.to[i]) + " AS " + k.ltypes[i] + ") " + k.ops[i] + " CAST(c." + quoteIdent(k.from[i]) + " AS " + k.rtypes[i] + ")"
 		if k.coll[i] != "" {
 			on[i] += " COLLATE " + k.coll[i]
 		}
 	}
-	sql := "SELECT k.ord, count(*) FROM " + quoteQualified(k.pschema, k.ptable) + " AS p JOIN " + unnestFrom(len(t.Key), 0, true) +
-		" ON " + keyMatch(t, "p", "k") + " JOIN " + quoteQualified(k.schema, k.table) + " AS c ON " + strings.Join(on, " AND ") + " GROUP BY k.ord"
+	only := func(partitioned bool) string {
+		if partitioned {
+			return ""
+		}
+		return "ONLY "
+	}
+	tp := "$" + strconv.Itoa(len(t.Key)+1)
+	sql := "SELECT k.ord, count(*) FROM " + only(k.ppartitioned) + quoteQualified(k.pschema, k.ptable) + " AS p JOIN " + unnestFrom(len(t.Key), 0, true) +
+		" ON " + keyMatch(t, "p", "k") + " JOIN " + only(k.partitioned) + quoteQualified(k.schema, k.table) + " AS c ON " + strings.Join(on, " AND ") +
+		" AND (c.tableoid, c.ctid) <> (p.tableoid, p.ctid)" +
+		" WHERE p.tableoid IN (SELECT pg_catalog.to_regclass(" + tp + "::text) UNION ALL SELECT relid FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(" + tp + "::text)))" +
+		" GROUP BY k.ord"
 	out := make([]int64, len(keys))
 	size := batchSize(t)
 	for start := 0; start < len(keys); start += size {
 		batch := keys[start:min(start+size, len(keys))]
-		if err := x.countBatch(ctx, sql, batch, out[start:]); err != nil {
+		args := append(columnArgs(batch, seqIndexes(len(t.Key))), quoteQualified(t.Schema, t.Name))
+		if err := x.countBatch(ctx, sql, args, len(batch), out[start:]); err != nil {
 			return nil, fmt.Errorf("postgres: looking for rows of %s.%s that refer to %s: %w", k.schema, k.table, t.QualifiedName(), err)
 		}
 	}
@@ -670,8 +710,8 @@ func (x *pgTx) CountReferrers(ctx context.Context, t engine.TableInfo, ref engin
 }
 
 // countBatch runs a "SELECT ord, count" query over one batch of keys.
-func (x *pgTx) countBatch(ctx context.Context, sql string, batch [][]engine.Value, out []int64) error {
-	rs, err := x.tx.Query(ctx, sql, columnArgs(batch, seqIndexes(len(batch[0])))...)
+func (x *pgTx) countBatch(ctx context.Context, sql string, args []any, rows int, out []int64) error {
+	rs, err := x.tx.Query(ctx, sql, args...)
 	if err != nil {
 		return err
 	}
@@ -681,7 +721,7 @@ func (x *pgTx) countBatch(ctx context.Context, sql string, batch [][]engine.Valu
 		if err := rs.Scan(&ord, &n); err != nil {
 			return err
 		}
-		if ord < 1 || ord > int64(len(batch)) {
+		if ord < 1 || ord > int64(rows) {
 			return fmt.Errorf("bad ordinal %d", ord)
 		}
 		out[ord-1] = n

@@ -1,7 +1,12 @@
 package postgres_test
 
 import (
+	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -90,6 +95,87 @@ func TestUndoReferrersPostgres(t *testing.T) {
 		}
 		if got := enginetest.Joined(t, db, "SELECT (SELECT count(*) FROM p) || ' ' || (SELECT count(*) FROM c)"); got != "0 0" {
 			t.Errorf("rows after undo %q, want none", got)
+		}
+	})
+	t.Run("char key", func(t *testing.T) {
+		// char(n) compares without trailing blanks; text would not.
+		s, db := sessionOn(t, "CREATE TABLE p (code char(5) PRIMARY KEY)", "CREATE TABLE c (id int PRIMARY KEY, code text REFERENCES p)")
+		enginetest.CommitAll(t, s, "INSERT INTO p VALUES ('ab')")
+		execAll(t, db, "INSERT INTO c VALUES (1, 'ab  ')")
+		if rep := enginetest.UndoAll(t, s, engine.UndoOptions{}); len(rep.Conflicts) != 1 {
+			t.Errorf("conflicts %v, want one", rep.Conflicts)
+		}
+		if got := enginetest.Joined(t, db, "SELECT count(*) FROM p"); got != "1" {
+			t.Errorf("parent rows after undo %s, want 1", got)
+		}
+	})
+	t.Run("leaf key", func(t *testing.T) {
+		// The partition's own key is not unique across the partitioned
+		// table: another partition's row with the same id, and its
+		// referrer, are not this row's.
+		s, db := sessionOn(t, "CREATE TABLE part (id int NOT NULL, r int NOT NULL, UNIQUE (id, r)) PARTITION BY LIST (r)",
+			"CREATE TABLE part_1 PARTITION OF part (PRIMARY KEY (id)) FOR VALUES IN (1)",
+			"CREATE TABLE part_2 PARTITION OF part FOR VALUES IN (2)",
+			"CREATE TABLE c (id int PRIMARY KEY, pid int, pr int, FOREIGN KEY (pid, pr) REFERENCES part (id, r))")
+		enginetest.CommitAll(t, s, "INSERT INTO part_1 VALUES (7, 1)")
+		execAll(t, db, "INSERT INTO part VALUES (7, 2)", "INSERT INTO c VALUES (1, 7, 2)")
+		if rep := enginetest.UndoAll(t, s, engine.UndoOptions{}); !rep.Complete() {
+			t.Errorf("conflicts %v", rep.Conflicts)
+		}
+		if got := enginetest.Joined(t, db, "SELECT count(*) FROM part"); got != "1" {
+			t.Errorf("rows after undo %s, want 1 (the other partition's)", got)
+		}
+	})
+	t.Run("inheritance", func(t *testing.T) {
+		// Rows of an inheritance child do not take part in the parent's
+		// foreign key.
+		s, db := sessionOn(t, "CREATE TABLE p (id int PRIMARY KEY)", "CREATE TABLE c (id int, pid int REFERENCES p)", "CREATE TABLE c_kid () INHERITS (c)")
+		enginetest.CommitAll(t, s, "INSERT INTO p VALUES (1)")
+		execAll(t, db, "INSERT INTO c_kid VALUES (1, 1)")
+		if rep := enginetest.UndoAll(t, s, engine.UndoOptions{}); !rep.Complete() {
+			t.Errorf("conflicts %v", rep.Conflicts)
+		}
+	})
+	t.Run("self reference", func(t *testing.T) {
+		s, db := sessionOn(t, "CREATE TABLE t (id int PRIMARY KEY, parent int REFERENCES t ON DELETE CASCADE)")
+		enginetest.CommitAll(t, s, "INSERT INTO t VALUES (1, NULL)", "INSERT INTO t VALUES (5, 5), (6, 5)")
+		execAll(t, db, "INSERT INTO t VALUES (2, 1)")
+		if rep := enginetest.UndoAll(t, s, engine.UndoOptions{}); len(rep.Conflicts) != 1 {
+			t.Errorf("conflicts %v, want one for row 1", rep.Conflicts)
+		}
+		if got := enginetest.Joined(t, db, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"); got != "1,2" {
+			t.Errorf("rows after undo %q, want 1,2", got)
+		}
+	})
+	t.Run("unreadable referrer", func(t *testing.T) {
+		target := newTarget(t)
+		db := openDB(t, target)
+		var b [4]byte
+		rand.Read(b[:])
+		role := "lb_role_" + hex.EncodeToString(b[:])
+		execAll(t, db, "CREATE ROLE "+role+" LOGIN", "CREATE TABLE p (id int PRIMARY KEY)", "GRANT ALL ON p TO "+role,
+			"CREATE SCHEMA other", "CREATE TABLE other.c (id int PRIMARY KEY, pid int REFERENCES public.p)")
+		t.Cleanup(func() {
+			execAll(t, db, "DROP OWNED BY "+role, "DROP ROLE "+role)
+		})
+		u, err := url.Parse(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.User(role)
+		tg, err := engine.ParseTarget(u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := engine.Open(context.Background(), tg, engine.Options{JournalPath: filepath.Join(t.TempDir(), "j.lifebelt"), Operator: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		enginetest.CommitAll(t, s, "INSERT INTO p VALUES (1)")
+		rep := enginetest.UndoAll(t, s, engine.UndoOptions{})
+		if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "cannot be counted") {
+			t.Errorf("conflicts %v, want one saying the referrers cannot be counted", rep.Conflicts)
 		}
 	})
 	t.Run("new column", func(t *testing.T) {

@@ -51,6 +51,19 @@ func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: listing temporary triggers: %w", err)
 	}
+	var shadowed []string
+	err = t.c.cc.query(ctx, `SELECT DISTINCT m.tbl_name FROM main.sqlite_schema m JOIN temp.sqlite_schema s
+		ON s.type IN ('table', 'view') AND s.name = m.tbl_name COLLATE NOCASE WHERE m.type = 'trigger'`, nil, func(r []engine.Value) error {
+		shadowed = append(shadowed, r[0].S)
+		withTriggers = slices.DeleteFunc(withTriggers, func(n string) bool { return strings.EqualFold(n, r[0].S) })
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: listing temporary tables: %w", err)
+	}
+	if len(shadowed) > 0 {
+		notes = append(notes, "triggers on "+strings.Join(shadowed, ", ")+" fired while rows were restored: a temporary table of the session has the same name, so undo could not drop and re-create them safely")
+	}
 	if len(withTriggers) > 0 {
 		slices.Sort(withTriggers)
 		notes = append(notes, "triggers on "+strings.Join(withTriggers, ", ")+" did not fire while rows were restored: SQLite cannot disable them, so undo dropped them inside its transaction and re-created them unchanged before committing")
@@ -80,6 +93,9 @@ func (t *tx) suspendTriggers(ctx context.Context) error {
 	var saved []savedTrigger
 	for _, schema := range []string{"main", "temp"} {
 		q := "SELECT name, sql FROM " + schema + ".sqlite_schema WHERE type = 'trigger' ORDER BY rowid"
+		if schema == "main" {
+			q = shadowFree
+		}
 		err := t.c.cc.query(ctx, q, nil, func(r []engine.Value) error {
 			saved = append(saved, savedTrigger{schema: schema, name: r[0].S, sql: r[1].S})
 			return nil
@@ -99,6 +115,14 @@ func (t *tx) suspendTriggers(ctx context.Context) error {
 	t.suspended = saved
 	return nil
 }
+
+// shadowFree lists the main database's triggers except those on a table
+// that a TEMP table or view of this connection shadows: re-created from
+// its text, such a trigger would attach to the TEMP one. Those stay, and
+// fire (PrepareUndo says so).
+const shadowFree = `SELECT name, sql FROM main.sqlite_schema m WHERE type = 'trigger'
+	AND NOT EXISTS (SELECT 1 FROM temp.sqlite_schema s WHERE s.type IN ('table', 'view') AND s.name = m.tbl_name COLLATE NOCASE)
+	ORDER BY rowid`
 
 // resumeTriggers re-creates the triggers suspendTriggers dropped, in their
 // order of creation (SQLite fires a table's triggers by that order).
@@ -606,6 +630,24 @@ func (t *tx) CountReferrers(ctx context.Context, ti engine.TableInfo, ref engine
 	for i := range fk.to {
 		on[i] = "p." + QuoteIdent(fk.to[i]) + " = c." + QuoteIdent(fk.from[i])
 	}
+	if strings.EqualFold(fk.table, ti.Name) {
+		// A foreign key to its own table: a row referring to itself does
+		// not keep it.
+		m, err := t.undoTable(ctx, ti)
+		if err != nil {
+			return nil, err
+		}
+		if m.withoutRowid || m.rowidName == "" {
+			var same []string
+			for _, pos := range ti.Key {
+				col := QuoteIdent(ti.Columns[pos].Name)
+				same = append(same, "c."+col+" IS p."+col)
+			}
+			on = append(on, "NOT ("+strings.Join(same, " AND ")+")")
+		} else {
+			on = append(on, "c."+m.rowidName+" <> p."+m.rowidName)
+		}
+	}
 	q := "SELECT count(*) FROM main." + QuoteIdent(ti.Name) + " AS p JOIN main." + QuoteIdent(fk.table) + " AS c ON " +
 		strings.Join(on, " AND ") + " WHERE " + whereOn(ti, "p.", 1)
 	out := make([]int64, len(keys))
@@ -622,11 +664,11 @@ func (t *tx) CountReferrers(ctx context.Context, ti engine.TableInfo, ref engine
 	return out, nil
 }
 
-// referringKeys lists the foreign keys of other tables that refer to
-// table; a key that names no parent columns refers to its primary key.
+// referringKeys lists the foreign keys that refer to table, its own
+// included; a key that names no parent columns refers to its primary key.
 func (t *tx) referringKeys(ctx context.Context, table string) ([]referringKey, error) {
 	q := `SELECT m.name, f.id, f."from", coalesce(f."to", '') FROM main.sqlite_schema m, pragma_foreign_key_list(m.name, 'main') f
-		WHERE m.type = 'table' AND f."table" = ?1 COLLATE NOCASE AND m.name <> ?1 COLLATE NOCASE ORDER BY m.name, f.id, f.seq`
+		WHERE m.type = 'table' AND f."table" = ?1 COLLATE NOCASE ORDER BY m.name, f.id, f.seq`
 	var fks []referringKey
 	var last engine.Value
 	err := t.c.cc.query(ctx, q, []engine.Value{textValue(table)}, func(r []engine.Value) error {

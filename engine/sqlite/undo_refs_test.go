@@ -153,3 +153,66 @@ func TestUndoTempTrigger(t *testing.T) {
 		t.Errorf("notes %q do not mention the temporary trigger", rep.Notes)
 	}
 }
+
+// TestUndoKeyHeldByWaitingRow: an INSERT OR REPLACE put a new row in
+// place of one that an earlier entry's row refers to. Undoing both at
+// once would need the referring row gone before the old row comes back;
+// undo stops with nothing changed and says what to undo first, and doing
+// that restores everything.
+func TestUndoKeyHeldByWaitingRow(t *testing.T) {
+	s, db := undoSession(t, "CREATE TABLE p (id INTEGER PRIMARY KEY, v TEXT)",
+		"CREATE TABLE c (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p)", "INSERT INTO p VALUES (1, 'a')")
+	seqs := enginetest.CommitAll(t, s, "INSERT INTO c VALUES (10, 1)", "INSERT OR REPLACE INTO p VALUES (1, 'b')")
+	for _, force := range []bool{false, true} {
+		_, err := s.Undo(context.Background(), engine.UndoOptions{Force: force})
+		if err == nil || !strings.Contains(err.Error(), "undo the entries that added those rows first") {
+			t.Fatalf("undo (force %v): %v, want a refusal", force, err)
+		}
+	}
+	if got := enginetest.Joined(t, db, "SELECT (SELECT group_concat(id || v) FROM p) || ' ' || (SELECT count(*) FROM c)"); got != "1b 1" {
+		t.Errorf("rows after the refused undo %q, want them unchanged", got)
+	}
+	enginetest.UndoAll(t, s, engine.UndoOptions{Entries: seqs[:1]})
+	if rep := enginetest.UndoAll(t, s, engine.UndoOptions{Entries: seqs[1:]}); !rep.Complete() {
+		t.Errorf("conflicts %v", rep.Conflicts)
+	}
+	if got := enginetest.Joined(t, db, "SELECT (SELECT group_concat(id || v) FROM p) || ' ' || (SELECT count(*) FROM c)"); got != "1a 0" {
+		t.Errorf("rows after undoing in order %q, want %q", got, "1a 0")
+	}
+}
+
+// TestUndoSelfReference: a row another client added that refers to a row
+// of its own table keeps that row (SQLite would delete it by cascade); the
+// session's own rows that refer to each other, or to themselves, go.
+func TestUndoSelfReference(t *testing.T) {
+	s, db := undoSession(t, "CREATE TABLE t (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES t ON DELETE CASCADE)")
+	enginetest.CommitAll(t, s, "INSERT INTO t VALUES (1, NULL)", "INSERT INTO t VALUES (5, 5), (6, 5)")
+	execAll(t, db, "INSERT INTO t VALUES (2, 1)")
+	rep := enginetest.UndoAll(t, s, engine.UndoOptions{})
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "1 row of t refers to it") {
+		t.Errorf("conflicts %v, want one for row 1", rep.Conflicts)
+	}
+	if got := enginetest.Joined(t, db, "SELECT group_concat(id) FROM (SELECT id FROM t ORDER BY id)"); got != "1,2" {
+		t.Errorf("rows after undo %q, want 1,2", got)
+	}
+}
+
+// TestUndoTriggerOnShadowedTable: a main trigger whose table a TEMP table
+// of the session shadows cannot be re-created safely from its text (it
+// would attach to the TEMP table); it stays, fires, and the undo says so.
+func TestUndoTriggerOnShadowedTable(t *testing.T) {
+	s, db := undoSession(t, "CREATE TABLE t (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (msg TEXT)",
+		"CREATE TRIGGER tr AFTER DELETE ON t BEGIN INSERT INTO audit VALUES ('del ' || old.id); END")
+	seqs := enginetest.CommitAll(t, s, "CREATE TEMP TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO main.t VALUES (1)")
+	rep := enginetest.UndoAll(t, s, engine.UndoOptions{Entries: seqs[1:]})
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "triggers on t fired") }) {
+		t.Errorf("notes %q do not say the trigger fired", rep.Notes)
+	}
+	if got := enginetest.Joined(t, db, "SELECT name FROM sqlite_schema WHERE type = 'trigger'"); got != "tr" {
+		t.Errorf("main triggers after undo %q, want tr", got)
+	}
+	execAll(t, db, "INSERT INTO t VALUES (7)", "DELETE FROM t WHERE id = 7")
+	if got := enginetest.Joined(t, db, "SELECT msg FROM audit ORDER BY rowid"); got != "del 1,del 7" {
+		t.Errorf("audit %q, want the undo's delete and a later one", got)
+	}
+}
