@@ -144,33 +144,6 @@ type Applier interface {
 	SyncSequences(ctx context.Context, t TableInfo) error
 }
 
-// ReferenceChecker is an optional Applier capability. Before undo removes
-// a row that the undone entry inserted, it looks for rows of other tables
-// that refer to the row through a foreign key. Such rows were added since,
-// by someone else, by a later entry, or by this undo's own later steps;
-// removing their parent would cascade to them or, with foreign-key
-// enforcement off during undo, orphan them.
-type ReferenceChecker interface {
-	// ReferringKeys lists the foreign keys that refer to t, its own
-	// included.
-	ReferringKeys(ctx context.Context, t TableInfo) ([]ForeignKeyRef, error)
-	// CountReferrers counts, for the row of t with each key, the other
-	// rows that refer to it through fk, compared the way the foreign key
-	// compares them (its equality operator, the referred column's
-	// collation and type).
-	CountReferrers(ctx context.Context, t TableInfo, fk ForeignKeyRef, keys [][]Value) ([]int64, error)
-}
-
-// ForeignKeyRef is a foreign key that refers to a table.
-type ForeignKeyRef struct {
-	Table   string   // the referring table, for people
-	Columns []string // the referred columns, named as the referred table names them
-	Impl    any      // the dialect's own description
-	// Unreadable, when set, says why the referring rows cannot be counted
-	// (no right to read them): every row then counts as referred to.
-	Unreadable string
-}
-
 // UndoFinisher is an optional Applier capability: FinishUndo runs after
 // the last row is restored and before the undo commits, to put back what
 // PrepareUndo changed that does not end with the transaction.

@@ -112,13 +112,7 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 		if err := u.entry(ctx, e); err != nil {
 			return fail(fmt.Errorf("entry %d: %w", e.Seq, err))
 		}
-		if err := u.settle(ctx, false); err != nil {
-			return fail(fmt.Errorf("entry %d: %w", e.Seq, err))
-		}
 		rep.Entries = append(rep.Entries, e.Seq)
-	}
-	if err := u.settle(ctx, true); err != nil {
-		return fail(err)
 	}
 	for _, t := range u.synced {
 		if err := ap.SyncSequences(ctx, t); err != nil {

@@ -18,11 +18,6 @@ type undoer struct {
 	mapped map[int64]int64     // original table id -> table id in the undo entry
 	synced []TableInfo         // tables that got rows re-inserted
 	entry_ int64
-	// waiting are rows to remove that other rows still refer to (see
-	// unreferenced); written names the tables undo deleted or updated rows
-	// of since they were last tried.
-	waiting []removal
-	written map[string]bool
 }
 
 func (u *undoer) entry(ctx context.Context, e journal.Entry) error {

@@ -18,7 +18,7 @@ var contractCases = []contractCase{
 	{"ReviewBeforeCommit", testReviewBeforeCommit},
 	{"Refusals", testRefusals},
 	{"ForeignKeyActions", testForeignKeyActions},
-	{"ForeignKeyLaterRows", testForeignKeyLaterRows},
+	{"ForeignKeyKeyUpdate", testForeignKeyKeyUpdate},
 	{"NoPrimaryKeyDuplicates", testNoPrimaryKeyDuplicates},
 	{"CompositeKey", testCompositeKey},
 	{"Types", testTypes},

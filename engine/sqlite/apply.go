@@ -31,7 +31,7 @@ func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("sqlite: deferring foreign-key checks: %w", err)
 	}
 	t.undo = true
-	notes := []string{"foreign-key checks deferred to COMMIT (PRAGMA defer_foreign_keys); rows that other rows refer to are not removed, but setting a referred key back still fires its ON UPDATE action, because SQLite cannot turn foreign keys off inside a transaction"}
+	notes := []string{"foreign-key checks deferred to COMMIT (PRAGMA defer_foreign_keys); foreign-key actions (CASCADE, SET NULL) still fire, because SQLite cannot turn foreign keys off inside a transaction"}
 	meta, err := t.c.schema(ctx)
 	if err != nil {
 		return nil, err
@@ -52,8 +52,7 @@ func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("sqlite: listing temporary triggers: %w", err)
 	}
 	var shadowed []string
-	err = t.c.cc.query(ctx, `SELECT DISTINCT m.tbl_name FROM main.sqlite_schema m JOIN temp.sqlite_schema s
-		ON s.type IN ('table', 'view') AND s.name = m.tbl_name COLLATE NOCASE WHERE m.type = 'trigger'`, nil, func(r []engine.Value) error {
+	err = t.c.cc.query(ctx, shadowedTables, nil, func(r []engine.Value) error {
 		shadowed = append(shadowed, r[0].S)
 		withTriggers = slices.DeleteFunc(withTriggers, func(n string) bool { return strings.EqualFold(n, r[0].S) })
 		return nil
@@ -62,7 +61,7 @@ func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("sqlite: listing temporary tables: %w", err)
 	}
 	if len(shadowed) > 0 {
-		notes = append(notes, "triggers on "+strings.Join(shadowed, ", ")+" fired while rows were restored: a temporary table of the session has the same name, so undo could not drop and re-create them safely")
+		notes = append(notes, "triggers on "+strings.Join(shadowed, ", ")+" were left in place, and fired if undo wrote rows of those tables: a temporary table or view of the session has the same name, so undo could not drop and re-create them safely")
 	}
 	if len(withTriggers) > 0 {
 		slices.Sort(withTriggers)
@@ -77,7 +76,8 @@ type savedTrigger struct{ schema, name, sql string }
 
 // suspendTriggers drops every trigger of the main database, and the
 // connection's TEMP triggers, before undo writes rows, remembering their
-// definitions; resumeTriggers re-creates them. Both run inside the undo transaction, so other connections never
+// definitions; resumeTriggers re-creates them. Both run inside the undo
+// transaction, so other connections never
 // see the triggers missing, and a failed undo rolls the drops back with
 // everything else. The rows a trigger wrote when the undone statement ran
 // are in the journal and restored with the rest; firing again would
@@ -92,11 +92,7 @@ func (t *tx) suspendTriggers(ctx context.Context) error {
 	}
 	var saved []savedTrigger
 	for _, schema := range []string{"main", "temp"} {
-		q := "SELECT name, sql FROM " + schema + ".sqlite_schema WHERE type = 'trigger' ORDER BY rowid"
-		if schema == "main" {
-			q = shadowFree
-		}
-		err := t.c.cc.query(ctx, q, nil, func(r []engine.Value) error {
+		err := t.c.cc.query(ctx, fmt.Sprintf(shadowFree, schema), nil, func(r []engine.Value) error {
 			saved = append(saved, savedTrigger{schema: schema, name: r[0].S, sql: r[1].S})
 			return nil
 		})
@@ -116,13 +112,21 @@ func (t *tx) suspendTriggers(ctx context.Context) error {
 	return nil
 }
 
-// shadowFree lists the main database's triggers except those on a table
-// that a TEMP table or view of this connection shadows: re-created from
-// its text, such a trigger would attach to the TEMP one. Those stay, and
-// fire (PrepareUndo says so).
-const shadowFree = `SELECT name, sql FROM main.sqlite_schema m WHERE type = 'trigger'
+// shadowFree lists the triggers of a schema (%s: main or temp) except
+// those on a table whose name a TEMP table or view of this connection
+// also has: re-created from its text, which names the table without its
+// schema, such a trigger could attach to the TEMP one. Those stay, and
+// fire (PrepareUndo says so); a TEMP trigger on a TEMP table is among
+// them, and undo never writes TEMP tables.
+const shadowFree = `SELECT name, sql FROM %s.sqlite_schema m WHERE type = 'trigger'
 	AND NOT EXISTS (SELECT 1 FROM temp.sqlite_schema s WHERE s.type IN ('table', 'view') AND s.name = m.tbl_name COLLATE NOCASE)
 	ORDER BY rowid`
+
+// shadowedTables lists the tables whose triggers shadowFree leaves out.
+const shadowedTables = `SELECT DISTINCT m.tbl_name FROM (SELECT type, tbl_name FROM main.sqlite_schema
+	UNION ALL SELECT type, tbl_name FROM temp.sqlite_schema) m
+	JOIN temp.sqlite_schema s ON s.type IN ('table', 'view') AND s.name = m.tbl_name COLLATE NOCASE
+	WHERE m.type = 'trigger'`
 
 // resumeTriggers re-creates the triggers suspendTriggers dropped, in their
 // order of creation (SQLite fires a table's triggers by that order).
@@ -191,16 +195,13 @@ func (t *tx) undoTable(ctx context.Context, ti engine.TableInfo) (*tableMeta, er
 // numbered from first. Keyed tables compare with IS (NULL-safe, and able
 // to use the key's index); KeyRow tables also require the same storage
 // class and binary-equal text, since any duplicate must be the right one.
-func where(ti engine.TableInfo, first int) string { return whereOn(ti, "", first) }
-
-// whereOn is where with the columns qualified by prefix ("p.").
-func whereOn(ti engine.TableInfo, prefix string, first int) string {
+func where(ti engine.TableInfo, first int) string {
 	var b strings.Builder
 	for i, pos := range ti.Key {
 		if i > 0 {
 			b.WriteString(" AND ")
 		}
-		col := prefix + QuoteIdent(ti.Columns[pos].Name)
+		col := QuoteIdent(ti.Columns[pos].Name)
 		p := "?" + strconv.Itoa(first+i)
 		if ti.KeyKind == engine.KeyRow {
 			b.WriteString("(" + col + " IS " + p + " COLLATE BINARY AND typeof(" + col + ") = typeof(" + p + "))")
@@ -577,129 +578,4 @@ func (t *tx) SyncSequences(ctx context.Context, ti engine.TableInfo) error {
 		}
 	}
 	return nil
-}
-
-var _ engine.ReferenceChecker = (*tx)(nil)
-
-// referringKey is a foreign key of another table that refers to the table
-// being restored: its columns there (from) and here (to).
-type referringKey struct {
-	table    string
-	from, to []string
-}
-
-// ReferringKeys lists the foreign keys of other tables that refer to ti.
-func (t *tx) ReferringKeys(ctx context.Context, ti engine.TableInfo) ([]engine.ForeignKeyRef, error) {
-	if err := t.usable(); err != nil {
-		return nil, err
-	}
-	fks, err := t.referringKeys(ctx, ti.Name)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]engine.ForeignKeyRef, len(fks))
-	for i, fk := range fks {
-		cols := make([]string, len(fk.to))
-		for j, name := range fk.to {
-			cols[j] = name // SQLite names are case-insensitive: use ti's spelling
-			for _, c := range ti.Columns {
-				if strings.EqualFold(c.Name, name) {
-					cols[j] = c.Name
-				}
-			}
-		}
-		out[i] = engine.ForeignKeyRef{Table: fk.table, Columns: cols, Impl: fk}
-	}
-	return out, nil
-}
-
-// CountReferrers counts, for the row of ti with each key, the rows that
-// refer to it through fk: one prepared join through the row per key. The
-// referred column is the left operand, so its collation and type affinity
-// decide, as in SQLite's own foreign-key lookup, and the join needs no
-// value from the journal (the key may refer to a column added since).
-func (t *tx) CountReferrers(ctx context.Context, ti engine.TableInfo, ref engine.ForeignKeyRef, keys [][]engine.Value) ([]int64, error) {
-	if err := t.usable(); err != nil {
-		return nil, err
-	}
-	fk, ok := ref.Impl.(referringKey)
-	if !ok {
-		return nil, fmt.Errorf("sqlite: not a SQLite foreign key: %T", ref.Impl)
-	}
-	on := make([]string, len(fk.to))
-	for i := range fk.to {
-		on[i] = "p." + QuoteIdent(fk.to[i]) + " = c." + QuoteIdent(fk.from[i])
-	}
-	if strings.EqualFold(fk.table, ti.Name) {
-		// A foreign key to its own table: a row referring to itself does
-		// not keep it.
-		m, err := t.undoTable(ctx, ti)
-		if err != nil {
-			return nil, err
-		}
-		if m.withoutRowid || m.rowidName == "" {
-			var same []string
-			for _, pos := range ti.Key {
-				col := QuoteIdent(ti.Columns[pos].Name)
-				same = append(same, "c."+col+" IS p."+col)
-			}
-			on = append(on, "NOT ("+strings.Join(same, " AND ")+")")
-		} else {
-			on = append(on, "c."+m.rowidName+" <> p."+m.rowidName)
-		}
-	}
-	q := "SELECT count(*) FROM main." + QuoteIdent(ti.Name) + " AS p JOIN main." + QuoteIdent(fk.table) + " AS c ON " +
-		strings.Join(on, " AND ") + " WHERE " + whereOn(ti, "p.", 1)
-	out := make([]int64, len(keys))
-	err := t.each(ctx, q, keys, func(s *cstmt, i int) error {
-		if _, err := s.step(); err != nil {
-			return err
-		}
-		out[i] = s.row(nil)[0].I
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: looking for rows of %s that refer to %s: %w", fk.table, ti.Name, err)
-	}
-	return out, nil
-}
-
-// referringKeys lists the foreign keys that refer to table, its own
-// included; a key that names no parent columns refers to its primary key.
-func (t *tx) referringKeys(ctx context.Context, table string) ([]referringKey, error) {
-	q := `SELECT m.name, f.id, f."from", coalesce(f."to", '') FROM main.sqlite_schema m, pragma_foreign_key_list(m.name, 'main') f
-		WHERE m.type = 'table' AND f."table" = ?1 COLLATE NOCASE ORDER BY m.name, f.id, f.seq`
-	var fks []referringKey
-	var last engine.Value
-	err := t.c.cc.query(ctx, q, []engine.Value{textValue(table)}, func(r []engine.Value) error {
-		if len(fks) == 0 || fks[len(fks)-1].table != r[0].S || last.I != r[1].I {
-			fks = append(fks, referringKey{table: r[0].S})
-		}
-		last = r[1]
-		fk := &fks[len(fks)-1]
-		fk.from = append(fk.from, r[2].S)
-		fk.to = append(fk.to, r[3].S)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing the foreign keys that refer to %s: %w", table, err)
-	}
-	var pk []string
-	for i := range fks {
-		if fks[i].to[0] != "" {
-			continue
-		}
-		if pk == nil {
-			err := t.c.cc.query(ctx, "SELECT name FROM pragma_table_info(?, 'main') WHERE pk > 0 ORDER BY pk", []engine.Value{textValue(table)},
-				func(r []engine.Value) error { pk = append(pk, r[0].S); return nil })
-			if err != nil {
-				return nil, fmt.Errorf("sqlite: reading the primary key of %s: %w", table, err)
-			}
-		}
-		if len(pk) != len(fks[i].from) {
-			return nil, fmt.Errorf("sqlite: a foreign key of %s has %d columns for the %d of %s's primary key", fks[i].table, len(fks[i].from), len(pk), table)
-		}
-		fks[i].to = pk
-	}
-	return fks, nil
 }

@@ -1,6 +1,9 @@
 package sqlite_test
 
 import (
+	"context"
+	"database/sql"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -62,5 +65,92 @@ func TestUndoTriggerDDL(t *testing.T) {
 	execAll(t, db, "DELETE FROM t WHERE id = 3")
 	if got, want := audit(), []string{"second 3", "first 3"}; !slices.Equal(got, want) {
 		t.Errorf("audit of a DELETE after undo %q, want %q", got, want)
+	}
+}
+
+// undoSession opens an engine session on a fresh SQLite file after running
+// setup on it through a second connection, which it also returns.
+func undoSession(t *testing.T, setup ...string) (*engine.Session, *sql.DB) {
+	t.Helper()
+	target := harness.NewTarget(t)
+	db := openDB(t, target)
+	execAll(t, db, setup...)
+	tg, err := engine.ParseTarget(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := engine.Open(context.Background(), tg, engine.Options{JournalPath: filepath.Join(t.TempDir(), "j.lifebelt"), Operator: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, db
+}
+
+func execAll(t *testing.T, db *sql.DB, qs ...string) {
+	t.Helper()
+	for _, q := range qs {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// TestUndoTempTrigger: a TEMP trigger the session created on a main table
+// does not fire during undo either, and exists again afterwards.
+func TestUndoTempTrigger(t *testing.T) {
+	s, db := undoSession(t, "CREATE TABLE t (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (msg TEXT)")
+	seqs := enginetest.CommitAll(t, s, "CREATE TEMP TRIGGER tt AFTER DELETE ON main.t BEGIN INSERT INTO audit VALUES ('del ' || old.id); END",
+		"INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (2)")
+	rep := enginetest.UndoAll(t, s, engine.UndoOptions{Entries: seqs[2:]})
+	if !rep.Complete() {
+		t.Fatalf("conflicts %v", rep.Conflicts)
+	}
+	if got := enginetest.Joined(t, db, "SELECT count(*) FROM audit"); got != "0" {
+		t.Errorf("audit rows after undo %s, want 0: the temporary trigger fired", got)
+	}
+	enginetest.CommitAll(t, s, "DELETE FROM t WHERE id = 1")
+	if got := enginetest.Joined(t, db, "SELECT group_concat(msg) FROM audit"); got != "del 1" {
+		t.Errorf("audit after a DELETE following undo %q, want %q: the temporary trigger is gone", got, "del 1")
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "triggers on t did not fire") }) {
+		t.Errorf("notes %q do not mention the temporary trigger", rep.Notes)
+	}
+}
+
+// TestUndoTriggerOnShadowedTable: a main trigger whose table a TEMP table
+// of the session shadows cannot be re-created safely from its text (it
+// would attach to the TEMP table); it stays, fires, and the undo says so.
+func TestUndoTriggerOnShadowedTable(t *testing.T) {
+	s, db := undoSession(t, "CREATE TABLE t (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (msg TEXT)",
+		"CREATE TRIGGER tr AFTER DELETE ON t BEGIN INSERT INTO audit VALUES ('del ' || old.id); END")
+	seqs := enginetest.CommitAll(t, s, "CREATE TEMP TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO main.t VALUES (1)")
+	rep := enginetest.UndoAll(t, s, engine.UndoOptions{Entries: seqs[1:]})
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "triggers on t were left in place") }) {
+		t.Errorf("notes %q do not say the trigger fired", rep.Notes)
+	}
+	if got := enginetest.Joined(t, db, "SELECT name FROM sqlite_schema WHERE type = 'trigger'"); got != "tr" {
+		t.Errorf("main triggers after undo %q, want tr", got)
+	}
+	execAll(t, db, "INSERT INTO t VALUES (7)", "DELETE FROM t WHERE id = 7")
+	if got := enginetest.Joined(t, db, "SELECT msg FROM audit ORDER BY rowid"); got != "del 1,del 7" {
+		t.Errorf("audit %q, want the undo's delete and a later one", got)
+	}
+}
+
+// TestUndoTempTriggerOnShadowedTable: a TEMP trigger written "ON t" for
+// the main table t, after which the session created a TEMP table t: re-
+// created from its text it would attach to the TEMP table, so it stays.
+func TestUndoTempTriggerOnShadowedTable(t *testing.T) {
+	s, db := undoSession(t, "CREATE TABLE t (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (msg TEXT)")
+	seqs := enginetest.CommitAll(t, s, "CREATE TEMP TRIGGER tt AFTER DELETE ON t BEGIN INSERT INTO audit VALUES ('del ' || old.id); END",
+		"CREATE TEMP TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO main.t VALUES (1)")
+	rep := enginetest.UndoAll(t, s, engine.UndoOptions{Entries: seqs[2:]})
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "triggers on t were left in place") }) {
+		t.Errorf("notes %q do not say the trigger was left in place", rep.Notes)
+	}
+	enginetest.CommitAll(t, s, "INSERT INTO main.t VALUES (5)", "DELETE FROM main.t WHERE id = 5")
+	if got := enginetest.Joined(t, db, "SELECT msg FROM audit ORDER BY rowid"); got != "del 1,del 5" {
+		t.Errorf("audit %q, want the undo's delete and the later one: the trigger must stay on main.t", got)
 	}
 }
