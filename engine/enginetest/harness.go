@@ -494,3 +494,29 @@ func Joined(t testing.TB, db *sql.DB, q string, args ...any) string {
 	t.Helper()
 	return strings.Join(FirstColumn(t, db, q, args...), ",")
 }
+
+// SessionOn opens an engine session on a fresh target of the harness after
+// running setup on it through a second connection, which it also returns.
+// For dialect tests outside the suite.
+func SessionOn(t *testing.T, h Harness, setup ...string) (*engine.Session, *sql.DB) {
+	t.Helper()
+	target := h.NewTarget(t)
+	db := h.Open(t, target)
+	ExecAll(t, db, setup...)
+	s, err := openSession(context.Background(), target, filepath.Join(t.TempDir(), "j.lifebelt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, db
+}
+
+// ExecAll runs each statement on db and fails the test on an error.
+func ExecAll(t testing.TB, db *sql.DB, qs ...string) {
+	t.Helper()
+	for _, q := range qs {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -349,21 +348,5 @@ func TestSessionFlushRefused(t *testing.T) {
 // session on it.
 func sessionOn(t *testing.T, setup ...string) (*engine.Session, *sql.DB) {
 	t.Helper()
-	target := newTarget(t)
-	db := openDB(t, target)
-	for _, q := range setup {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	tg, err := engine.ParseTarget(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := engine.Open(context.Background(), tg, engine.Options{JournalPath: filepath.Join(t.TempDir(), "j.lifebelt"), Operator: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, db
+	return enginetest.SessionOn(t, harness, setup...)
 }

@@ -1,9 +1,6 @@
 package sqlite_test
 
 import (
-	"context"
-	"database/sql"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,7 +15,7 @@ import (
 // and drops the created one; the remaining triggers come back with their
 // text and their order of creation (the order SQLite fires them in).
 func TestUndoTriggerDDL(t *testing.T) {
-	s, db := undoSession(t,
+	s, db := enginetest.SessionOn(t, harness,
 		"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
 		"CREATE TABLE audit (msg TEXT)",
 		"INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')",
@@ -62,44 +59,16 @@ func TestUndoTriggerDDL(t *testing.T) {
 		t.Errorf("undo notes %q do not say the triggers were suspended", rep.Notes)
 	}
 	// The triggers work again, in their old order.
-	execAll(t, db, "DELETE FROM t WHERE id = 3")
+	enginetest.ExecAll(t, db, "DELETE FROM t WHERE id = 3")
 	if got, want := audit(), []string{"second 3", "first 3"}; !slices.Equal(got, want) {
 		t.Errorf("audit of a DELETE after undo %q, want %q", got, want)
-	}
-}
-
-// undoSession opens an engine session on a fresh SQLite file after running
-// setup on it through a second connection, which it also returns.
-func undoSession(t *testing.T, setup ...string) (*engine.Session, *sql.DB) {
-	t.Helper()
-	target := harness.NewTarget(t)
-	db := openDB(t, target)
-	execAll(t, db, setup...)
-	tg, err := engine.ParseTarget(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := engine.Open(context.Background(), tg, engine.Options{JournalPath: filepath.Join(t.TempDir(), "j.lifebelt"), Operator: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, db
-}
-
-func execAll(t *testing.T, db *sql.DB, qs ...string) {
-	t.Helper()
-	for _, q := range qs {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
 	}
 }
 
 // TestUndoTempTrigger: a TEMP trigger the session created on a main table
 // does not fire during undo either, and exists again afterwards.
 func TestUndoTempTrigger(t *testing.T) {
-	s, db := undoSession(t, "CREATE TABLE t (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (msg TEXT)")
+	s, db := enginetest.SessionOn(t, harness, "CREATE TABLE t (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (msg TEXT)")
 	seqs := enginetest.CommitAll(t, s, "CREATE TEMP TRIGGER tt AFTER DELETE ON main.t BEGIN INSERT INTO audit VALUES ('del ' || old.id); END",
 		"INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (2)")
 	rep := enginetest.UndoAll(t, s, engine.UndoOptions{Entries: seqs[2:]})
@@ -122,7 +91,7 @@ func TestUndoTempTrigger(t *testing.T) {
 // of the session shadows cannot be re-created safely from its text (it
 // would attach to the TEMP table); it stays, fires, and the undo says so.
 func TestUndoTriggerOnShadowedTable(t *testing.T) {
-	s, db := undoSession(t, "CREATE TABLE t (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (msg TEXT)",
+	s, db := enginetest.SessionOn(t, harness, "CREATE TABLE t (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (msg TEXT)",
 		"CREATE TRIGGER tr AFTER DELETE ON t BEGIN INSERT INTO audit VALUES ('del ' || old.id); END")
 	seqs := enginetest.CommitAll(t, s, "CREATE TEMP TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO main.t VALUES (1)")
 	rep := enginetest.UndoAll(t, s, engine.UndoOptions{Entries: seqs[1:]})
@@ -132,7 +101,7 @@ func TestUndoTriggerOnShadowedTable(t *testing.T) {
 	if got := enginetest.Joined(t, db, "SELECT name FROM sqlite_schema WHERE type = 'trigger'"); got != "tr" {
 		t.Errorf("main triggers after undo %q, want tr", got)
 	}
-	execAll(t, db, "INSERT INTO t VALUES (7)", "DELETE FROM t WHERE id = 7")
+	enginetest.ExecAll(t, db, "INSERT INTO t VALUES (7)", "DELETE FROM t WHERE id = 7")
 	if got := enginetest.Joined(t, db, "SELECT msg FROM audit ORDER BY rowid"); got != "del 1,del 7" {
 		t.Errorf("audit %q, want the undo's delete and a later one", got)
 	}
@@ -142,7 +111,7 @@ func TestUndoTriggerOnShadowedTable(t *testing.T) {
 // the main table t, after which the session created a TEMP table t: re-
 // created from its text it would attach to the TEMP table, so it stays.
 func TestUndoTempTriggerOnShadowedTable(t *testing.T) {
-	s, db := undoSession(t, "CREATE TABLE t (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (msg TEXT)")
+	s, db := enginetest.SessionOn(t, harness, "CREATE TABLE t (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (msg TEXT)")
 	seqs := enginetest.CommitAll(t, s, "CREATE TEMP TRIGGER tt AFTER DELETE ON t BEGIN INSERT INTO audit VALUES ('del ' || old.id); END",
 		"CREATE TEMP TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO main.t VALUES (1)")
 	rep := enginetest.UndoAll(t, s, engine.UndoOptions{Entries: seqs[2:]})
