@@ -77,11 +77,11 @@ type savedTrigger struct{ schema, name, sql string }
 // suspendTriggers drops every trigger of the main database, and the
 // connection's TEMP triggers, before undo writes rows, remembering their
 // definitions; resumeTriggers re-creates them. Both run inside the undo
-// transaction, so other connections never
-// see the triggers missing, and a failed undo rolls the drops back with
-// everything else. The rows a trigger wrote when the undone statement ran
-// are in the journal and restored with the rest; firing again would
-// change them a second time, unjournaled.
+// transaction, so other connections never see the triggers missing, and
+// a failed undo rolls the drops back with everything else. The rows a
+// trigger wrote when the undone statement ran are in the journal and
+// restored with the rest; firing again would change them a second time,
+// unjournaled.
 //
 // Recorded DDL runs with the triggers in place (ExecDDL, ObjectExists
 // resume them first), so undoing a CREATE or DROP TRIGGER sees the schema
