@@ -8,7 +8,6 @@ import "C"
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -32,39 +31,24 @@ func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 	}
 	t.undo = true
 	notes := []string{"foreign-key checks deferred to COMMIT (PRAGMA defer_foreign_keys); foreign-key actions (CASCADE, SET NULL) still fire, because SQLite cannot turn foreign keys off inside a transaction"}
-	meta, err := t.c.schema(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var withTriggers []string
-	for _, o := range meta.objects {
-		if o.typ == "trigger" && !slices.Contains(withTriggers, o.table) {
-			withTriggers = append(withTriggers, o.table)
-		}
-	}
-	err = t.c.cc.query(ctx, "SELECT DISTINCT tbl_name FROM temp.sqlite_schema WHERE type = 'trigger'", nil, func(r []engine.Value) error {
-		if !slices.Contains(withTriggers, r[0].S) {
-			withTriggers = append(withTriggers, r[0].S)
-		}
+	var withTriggers, shadowed []string
+	err := t.c.cc.query(ctx, fmt.Sprintf(triggerTables, "NOT"), nil, func(r []engine.Value) error {
+		withTriggers = append(withTriggers, r[0].S)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing temporary triggers: %w", err)
+	if err == nil {
+		err = t.c.cc.query(ctx, fmt.Sprintf(triggerTables, ""), nil, func(r []engine.Value) error {
+			shadowed = append(shadowed, r[0].S)
+			return nil
+		})
 	}
-	var shadowed []string
-	err = t.c.cc.query(ctx, shadowedTables, nil, func(r []engine.Value) error {
-		shadowed = append(shadowed, r[0].S)
-		withTriggers = slices.DeleteFunc(withTriggers, func(n string) bool { return strings.EqualFold(n, r[0].S) })
-		return nil
-	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing temporary tables: %w", err)
+		return nil, fmt.Errorf("sqlite: listing triggers: %w", err)
 	}
 	if len(shadowed) > 0 {
 		notes = append(notes, "triggers on "+strings.Join(shadowed, ", ")+" were left in place, and fired if undo wrote rows of those tables: a temporary table or view of the session has the same name, so undo could not drop and re-create them safely")
 	}
 	if len(withTriggers) > 0 {
-		slices.Sort(withTriggers)
 		notes = append(notes, "triggers on "+strings.Join(withTriggers, ", ")+" did not fire while rows were restored: SQLite cannot disable them, so undo dropped them inside its transaction and re-created them unchanged before committing")
 	}
 	return notes, nil
@@ -112,21 +96,28 @@ func (t *tx) suspendTriggers(ctx context.Context) error {
 	return nil
 }
 
-// shadowFree lists the triggers of a schema (%s: main or temp) except
-// those on a table whose name a TEMP table or view of this connection
-// also has: re-created from its text, which names the table without its
-// schema, such a trigger could attach to the TEMP one. Those stay, and
-// fire (PrepareUndo says so); a TEMP trigger on a TEMP table is among
-// them, and undo never writes TEMP tables.
+// shadowFree lists the triggers of a schema (%s: main or temp) that undo
+// suspends: those on a table of the main database (undo writes no other
+// rows; a trigger on a view, or a TEMP trigger whose table is gone or in
+// a detached database, never fires during undo and may not be re-creatable
+// from its text), except those on a table whose name a TEMP table or view
+// of this connection also has: re-created from its text, which may name
+// the table without its schema, such a trigger could attach to the TEMP
+// one. Those stay, and fire (PrepareUndo says so).
 const shadowFree = `SELECT name, sql FROM %s.sqlite_schema m WHERE type = 'trigger'
+	AND EXISTS (SELECT 1 FROM main.sqlite_schema x WHERE x.type = 'table' AND x.name = m.tbl_name COLLATE NOCASE)
 	AND NOT EXISTS (SELECT 1 FROM temp.sqlite_schema s WHERE s.type IN ('table', 'view') AND s.name = m.tbl_name COLLATE NOCASE)
 	ORDER BY rowid`
 
-// shadowedTables lists the tables whose triggers shadowFree leaves out.
-const shadowedTables = `SELECT DISTINCT m.tbl_name FROM (SELECT type, tbl_name FROM main.sqlite_schema
-	UNION ALL SELECT type, tbl_name FROM temp.sqlite_schema) m
-	JOIN temp.sqlite_schema s ON s.type IN ('table', 'view') AND s.name = m.tbl_name COLLATE NOCASE
-	WHERE m.type = 'trigger'`
+// triggerTables lists the main tables with triggers (main or TEMP) that
+// suspendTriggers drops (%s = "NOT") or leaves because a TEMP table or
+// view shadows them (%s = "").
+const triggerTables = `SELECT DISTINCT x.name FROM main.sqlite_schema x
+	JOIN (SELECT type, tbl_name FROM main.sqlite_schema UNION ALL SELECT type, tbl_name FROM temp.sqlite_schema) m
+		ON m.type = 'trigger' AND m.tbl_name = x.name COLLATE NOCASE
+	WHERE x.type = 'table'
+		AND %s EXISTS (SELECT 1 FROM temp.sqlite_schema s WHERE s.type IN ('table', 'view') AND s.name = x.name COLLATE NOCASE)
+	ORDER BY x.name`
 
 // resumeTriggers re-creates the triggers suspendTriggers dropped, in their
 // order of creation (SQLite fires a table's triggers by that order).

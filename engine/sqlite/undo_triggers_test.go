@@ -1,6 +1,8 @@
 package sqlite_test
 
 import (
+	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -121,5 +123,34 @@ func TestUndoTempTriggerOnShadowedTable(t *testing.T) {
 	enginetest.CommitAll(t, s, "INSERT INTO main.t VALUES (5)", "DELETE FROM main.t WHERE id = 5")
 	if got := enginetest.Joined(t, db, "SELECT msg FROM audit ORDER BY rowid"); got != "del 1,del 5" {
 		t.Errorf("audit %q, want the undo's delete and the later one: the trigger must stay on main.t", got)
+	}
+}
+
+// TestUndoTempTriggerElsewhere: TEMP triggers on a table another
+// connection dropped, or on a table of a database detached since, never
+// fire during undo and cannot be re-created from their text: undo leaves
+// them alone instead of failing.
+func TestUndoTempTriggerElsewhere(t *testing.T) {
+	ctx := context.Background()
+	aux := strings.ReplaceAll(filepath.Join(t.TempDir(), "aux.db"), "'", "''")
+	s, db := enginetest.SessionOn(t, harness, "CREATE TABLE t (id INTEGER PRIMARY KEY)", "CREATE TABLE u (id INTEGER PRIMARY KEY)")
+	enginetest.CommitAll(t, s, "CREATE TEMP TRIGGER tt AFTER INSERT ON main.t BEGIN SELECT 1; END")
+	for _, q := range []string{"ATTACH '" + aux + "' AS aux", "CREATE TABLE aux.x (id INTEGER PRIMARY KEY)",
+		"CREATE TEMP TRIGGER tx AFTER INSERT ON aux.x BEGIN SELECT 1; END", "DETACH aux"} {
+		p, err := s.Execute(ctx, q, engine.ExecuteOptions{Confirm: s.ConfirmName(), AllowUnguarded: true})
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if err := p.Commit(ctx); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	enginetest.ExecAll(t, db, "DROP TABLE t")
+	seqs := enginetest.CommitAll(t, s, "INSERT INTO u VALUES (1)")
+	if rep := enginetest.UndoAll(t, s, engine.UndoOptions{Entries: seqs}); !rep.Complete() {
+		t.Errorf("undo incomplete: %v", rep.Conflicts)
+	}
+	if got := enginetest.Joined(t, db, "SELECT count(*) FROM u"); got != "0" {
+		t.Errorf("rows of u after undo %s, want 0", got)
 	}
 }
