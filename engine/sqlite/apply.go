@@ -32,16 +32,14 @@ func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 	t.undo = true
 	notes := []string{"foreign-key checks deferred to COMMIT (PRAGMA defer_foreign_keys); foreign-key actions (CASCADE, SET NULL) still fire, because SQLite cannot turn foreign keys off inside a transaction"}
 	var withTriggers, shadowed []string
-	err := t.c.cc.query(ctx, fmt.Sprintf(triggerTables, "NOT"), nil, func(r []engine.Value) error {
-		withTriggers = append(withTriggers, r[0].S)
+	err := t.c.cc.query(ctx, triggerTables, nil, func(r []engine.Value) error {
+		if r[1].I != 0 {
+			shadowed = append(shadowed, r[0].S)
+		} else {
+			withTriggers = append(withTriggers, r[0].S)
+		}
 		return nil
 	})
-	if err == nil {
-		err = t.c.cc.query(ctx, fmt.Sprintf(triggerTables, ""), nil, func(r []engine.Value) error {
-			shadowed = append(shadowed, r[0].S)
-			return nil
-		})
-	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: listing triggers: %w", err)
 	}
@@ -58,9 +56,11 @@ func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 // or a TEMP trigger of this connection (on a main table).
 type savedTrigger struct{ schema, name, sql string }
 
-// suspendTriggers drops every trigger of the main database, and the
-// connection's TEMP triggers, before undo writes rows, remembering their
-// definitions; resumeTriggers re-creates them. Both run inside the undo
+// suspendTriggers drops the triggers on the main database's tables, the
+// connection's TEMP ones included (shadowFree says which), before undo
+// writes rows, remembering their definitions; resumeTriggers re-creates
+// them. Once done (even with none to drop), it does nothing until they
+// are resumed. Both run inside the undo
 // transaction, so other connections never see the triggers missing, and
 // a failed undo rolls the drops back with everything else. The rows a
 // trigger wrote when the undone statement ran are in the journal and
@@ -74,7 +74,7 @@ func (t *tx) suspendTriggers(ctx context.Context) error {
 	if !t.undo || t.suspended != nil {
 		return nil
 	}
-	var saved []savedTrigger
+	saved := []savedTrigger{} // non-nil: suspended, even with none
 	for _, schema := range []string{"main", "temp"} {
 		err := t.c.cc.query(ctx, fmt.Sprintf(shadowFree, schema), nil, func(r []engine.Value) error {
 			saved = append(saved, savedTrigger{schema: schema, name: r[0].S, sql: r[1].S})
@@ -83,9 +83,6 @@ func (t *tx) suspendTriggers(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("sqlite: listing triggers to suspend: %w", err)
 		}
-	}
-	if len(saved) == 0 {
-		return nil
 	}
 	for _, tr := range saved {
 		if err := t.c.cc.exec(ctx, "DROP TRIGGER "+tr.schema+"."+QuoteIdent(tr.name)); err != nil {
@@ -109,14 +106,15 @@ const shadowFree = `SELECT name, sql FROM %s.sqlite_schema m WHERE type = 'trigg
 	AND NOT EXISTS (SELECT 1 FROM temp.sqlite_schema s WHERE s.type IN ('table', 'view') AND s.name = m.tbl_name COLLATE NOCASE)
 	ORDER BY rowid`
 
-// triggerTables lists the main tables with triggers (main or TEMP) that
-// suspendTriggers drops (%s = "NOT") or leaves because a TEMP table or
-// view shadows them (%s = "").
-const triggerTables = `SELECT DISTINCT x.name FROM main.sqlite_schema x
+// triggerTables lists the main tables with triggers (main or TEMP), and
+// whether a TEMP table or view shadows them (their triggers stay, see
+// shadowFree).
+const triggerTables = `SELECT DISTINCT x.name,
+		EXISTS (SELECT 1 FROM temp.sqlite_schema s WHERE s.type IN ('table', 'view') AND s.name = x.name COLLATE NOCASE)
+	FROM main.sqlite_schema x
 	JOIN (SELECT type, tbl_name FROM main.sqlite_schema UNION ALL SELECT type, tbl_name FROM temp.sqlite_schema) m
 		ON m.type = 'trigger' AND m.tbl_name = x.name COLLATE NOCASE
 	WHERE x.type = 'table'
-		AND %s EXISTS (SELECT 1 FROM temp.sqlite_schema s WHERE s.type IN ('table', 'view') AND s.name = x.name COLLATE NOCASE)
 	ORDER BY x.name`
 
 // resumeTriggers re-creates the triggers suspendTriggers dropped, in their

@@ -178,7 +178,8 @@ type tx struct {
 	// suspended (see suspendTriggers).
 	undo bool
 	// suspended holds the triggers dropped while undo writes rows, in
-	// creation order; nil when none are suspended.
+	// creation order; nil when they are not suspended (empty when there
+	// were none to drop).
 	suspended []savedTrigger
 }
 
