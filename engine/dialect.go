@@ -126,8 +126,10 @@ type Found struct {
 type Applier interface {
 	// PrepareUndo readies the transaction for restoring rows, for example
 	// by deferring foreign-key checks or disabling triggers where the user
-	// is allowed to; it returns notes for the journal.
-	PrepareUndo(ctx context.Context) ([]string, error)
+	// is allowed to; it returns notes for the journal. tables are those
+	// whose rows the undo will write (recreated tables aside). It is the
+	// first call on the transaction.
+	PrepareUndo(ctx context.Context, tables []Name) ([]string, error)
 	// Fetch locks and returns the current rows with the given keys.
 	Fetch(ctx context.Context, t TableInfo, keys [][]Value) ([]Found, error)
 	Insert(ctx context.Context, t TableInfo, rows [][]Value) error
@@ -142,6 +144,14 @@ type Applier interface {
 	// SyncSequences moves the table's sequences/autoincrement counters
 	// ahead of the largest value present, after rows were re-inserted.
 	SyncSequences(ctx context.Context, t TableInfo) error
+}
+
+// UndoBeginner is an optional Conn capability: BeginUndo starts the
+// transaction of an undo where that takes more than Begin (SQLite turns
+// foreign-key enforcement off for it, which it cannot do inside a
+// transaction, and back on when it ends).
+type UndoBeginner interface {
+	BeginUndo(ctx context.Context) (Tx, error)
 }
 
 // UndoFinisher is an optional Applier capability: FinishUndo runs after

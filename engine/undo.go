@@ -77,7 +77,12 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 	if len(todo) == 0 {
 		return rep, nil
 	}
-	tx, err := s.conn.Begin(ctx)
+	var tx Tx
+	if ub, ok := s.conn.(UndoBeginner); ok {
+		tx, err = ub.BeginUndo(ctx)
+	} else {
+		tx, err = s.conn.Begin(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("undo: starting the transaction: %w", err)
 	}
@@ -100,13 +105,18 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 		tx.Rollback(ctx)
 		return nil, fmt.Errorf("undo failed, nothing was changed: %w", err)
 	}
-	notes, err := ap.PrepareUndo(ctx)
+	tables, err := undoTables(s.j, todo)
+	if err != nil {
+		return fail(err)
+	}
+	notes, err := ap.PrepareUndo(ctx, tables)
 	if err != nil {
 		return fail(err)
 	}
 	rep.Notes = append(rep.Notes, notes...)
 	seq := w.NextSeq()
-	u = &undoer{s: s, ap: ap, opt: opt, rep: rep, sink: &journalSink{w: w, seq: seq, impact: newImpact()}, mapped: map[int64]int64{}}
+	u = &undoer{s: s, ap: ap, opt: opt, rep: rep, sink: &journalSink{w: w, seq: seq, impact: newImpact()}, mapped: map[int64]int64{},
+		fks: map[string][]fkUse{}, refs: map[string]*fkRefs{}}
 	start := time.Now()
 	for _, e := range todo {
 		if err := u.entry(ctx, e); err != nil {
@@ -118,6 +128,9 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 		if err := ap.SyncSequences(ctx, t); err != nil {
 			return fail(fmt.Errorf("moving sequences of %s: %w", t.QualifiedName(), err))
 		}
+	}
+	if err := u.checkReferences(ctx); err != nil {
+		return fail(err)
 	}
 	if f, ok := ap.(UndoFinisher); ok {
 		if err := f.FinishUndo(ctx); err != nil {
@@ -247,6 +260,26 @@ func selectUndo(j *journal.Journal, want []int64) (todo []journal.Entry, skipped
 	}
 	sort.Slice(todo, func(a, b int) bool { return todo[a].Seq > todo[b].Seq })
 	return todo, skipped, nil
+}
+
+// undoTables lists the tables whose rows the entries imaged, once each.
+func undoTables(j *journal.Journal, todo []journal.Entry) ([]Name, error) {
+	var out []Name
+	seen := map[Name]bool{}
+	for _, e := range todo {
+		ts, err := j.Tables(e.Seq)
+		if err != nil {
+			return nil, fmt.Errorf("reading the journal: %w", err)
+		}
+		for _, t := range ts {
+			n := Name{t.Schema, t.Name}
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out, nil
 }
 
 func hasObjects(j *journal.Journal, seq int64) bool {

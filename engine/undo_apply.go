@@ -18,6 +18,11 @@ type undoer struct {
 	mapped map[int64]int64     // original table id -> table id in the undo entry
 	synced []TableInfo         // tables that got rows re-inserted
 	entry_ int64
+	// The reference check (undo_refs.go): foreign keys by table, and
+	// what the undo removed and wrote, by foreign key.
+	fks      map[string][]fkUse
+	refs     map[string]*fkRefs
+	refOrder []string
 }
 
 func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
@@ -118,6 +123,9 @@ func (u *undoer) recreate(ctx context.Context, seq int64, o ObjectImage) error {
 			}
 			if err := u.ap.Insert(ctx, t, rows); err != nil {
 				return fmt.Errorf("re-inserting rows of %s: %w", t.QualifiedName(), err)
+			}
+			if err := u.track(ctx, t, nil, rows); err != nil {
+				return err
 			}
 			for _, r := range rows {
 				u.sink.Row(undoTable, OpInsert, nil, r)

@@ -153,6 +153,15 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 			return fmt.Errorf("unknown image operation %q", im.Op)
 		}
 	}
+	if err := u.track(ctx, t, delBefore, nil); err != nil {
+		return err
+	}
+	if err := u.track(ctx, t, updBefore, upd); err != nil {
+		return err
+	}
+	if err := u.track(ctx, t, nil, ins); err != nil {
+		return err
+	}
 	if len(del) > 0 {
 		if err := u.ap.Delete(ctx, t, delKeys); err != nil {
 			return fmt.Errorf("deleting rows of %s: %w", t.QualifiedName(), err)
@@ -211,6 +220,9 @@ func (u *undoer) reinsert(ctx context.Context, t TableInfo, ut int64, b *rowBatc
 			}
 			return false, err
 		}
+	}
+	if err := u.track(ctx, t, nil, rows); err != nil {
+		return true, err
 	}
 	for _, r := range rows {
 		u.sink.Row(ut, OpInsert, nil, r)

@@ -46,12 +46,19 @@ func batchSize(t engine.TableInfo) int {
 
 // PrepareUndo turns off user triggers and foreign-key enforcement for the
 // transaction with session_replication_role = replica, so rows can be
-// restored in any order and triggers do not fire a second time (ENABLE
-// ALWAYS triggers still fire). That needs superuser or SET privilege on the
-// parameter; without it, deferrable constraints are deferred instead and
-// the note says that non-deferrable foreign keys need parents restored
-// first.
-func (x *pgTx) PrepareUndo(ctx context.Context) ([]string, error) {
+// restored in any order, triggers do not fire a second time (ENABLE
+// ALWAYS triggers still fire) and no foreign-key action deletes or
+// changes rows of others; the engine's reference check then looks at the
+// final state (refs.go). It first locks the tables that foreign keys refer
+// to among tables, before the snapshot (see refs.go). That needs
+// superuser or SET privilege on the parameter; without it, deferrable
+// constraints are deferred instead, foreign-key actions fire, and the
+// note says that non-deferrable foreign keys need parents restored first.
+func (x *pgTx) PrepareUndo(ctx context.Context, tables []engine.Name) ([]string, error) {
+	referenced, err := x.referenced(ctx, tables)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := x.tx.Exec(ctx, "SAVEPOINT lifebelt_prepare_undo"); err != nil {
 		return nil, fmt.Errorf("postgres: preparing undo: %w", err)
 	}
@@ -59,7 +66,14 @@ func (x *pgTx) PrepareUndo(ctx context.Context) ([]string, error) {
 		if _, err := x.tx.Exec(ctx, "RELEASE SAVEPOINT lifebelt_prepare_undo"); err != nil {
 			return nil, fmt.Errorf("postgres: preparing undo: %w", err)
 		}
-		return []string{"session_replication_role = replica: user triggers (except ENABLE ALWAYS ones) and foreign-key checks were off while undo ran"}, nil
+		notes := []string{"session_replication_role = replica: user triggers (except ENABLE ALWAYS ones) and foreign-key checks and actions were off while undo ran; undo then checked that no row refers to a missing one"}
+		if len(referenced) > 0 {
+			if _, err := x.tx.Exec(ctx, "LOCK TABLE "+strings.Join(referenced, ", ")+" IN EXCLUSIVE MODE"); err != nil {
+				return nil, fmt.Errorf("postgres: locking %s against new referring rows while undo runs: %w", strings.Join(referenced, ", "), err)
+			}
+			notes = append(notes, "locked "+strings.Join(referenced, ", ")+" (EXCLUSIVE: others could read, not write) while undo ran, so that no row referring to them could be added unseen")
+		}
+		return notes, nil
 	}
 	if _, err := x.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT lifebelt_prepare_undo; RELEASE SAVEPOINT lifebelt_prepare_undo"); err != nil {
 		return nil, fmt.Errorf("postgres: preparing undo: %w", err)
@@ -67,7 +81,7 @@ func (x *pgTx) PrepareUndo(ctx context.Context) ([]string, error) {
 	if _, err := x.tx.Exec(ctx, "SET CONSTRAINTS ALL DEFERRED"); err != nil {
 		return nil, fmt.Errorf("postgres: preparing undo: %w", err)
 	}
-	return []string{"not permitted to set session_replication_role: triggers fired during undo, deferrable constraints were deferred, and non-deferrable foreign keys required parent rows to be restored before their children"}, nil
+	return []string{"not permitted to set session_replication_role: triggers and foreign-key actions (CASCADE, SET NULL) fired during undo, deferrable constraints were deferred, and non-deferrable foreign keys required parent rows to be restored before their children"}, nil
 }
 
 // Fetch locks (FOR UPDATE) and returns the current rows with the given keys,

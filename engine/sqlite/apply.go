@@ -19,18 +19,26 @@ import (
 // triggers are suspended while it writes rows (suspendTriggers).
 var _ engine.Applier = (*tx)(nil)
 
-// PrepareUndo defers foreign-key checks to COMMIT, so rows can be restored
-// in any order, and arranges for triggers not to fire while undo writes
-// rows (see suspendTriggers).
-func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
+// PrepareUndo arranges for triggers not to fire while undo writes rows
+// (see suspendTriggers). In a transaction begun by BeginUndo, foreign-key
+// enforcement is off, so rows go back in any order and no foreign-key
+// action fires; the engine's reference check looks at the result. In
+// one begun by Begin, foreign-key checks are deferred to COMMIT instead,
+// and foreign-key actions fire.
+func (t *tx) PrepareUndo(ctx context.Context, _ []engine.Name) ([]string, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
 	}
-	if err := t.c.cc.exec(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
-		return nil, fmt.Errorf("sqlite: deferring foreign-key checks: %w", err)
-	}
 	t.undo = true
-	notes := []string{"foreign-key checks deferred to COMMIT (PRAGMA defer_foreign_keys); foreign-key actions (CASCADE, SET NULL) still fire, because SQLite cannot turn foreign keys off inside a transaction"}
+	var notes []string
+	if t.fkOff {
+		notes = append(notes, "foreign-key enforcement was off while undo wrote rows (PRAGMA foreign_keys, turned off before the transaction and on again after it), so no ON DELETE or ON UPDATE action fired; undo then checked that no row refers to a missing one")
+	} else {
+		if err := t.c.cc.exec(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
+			return nil, fmt.Errorf("sqlite: deferring foreign-key checks: %w", err)
+		}
+		notes = append(notes, "foreign-key checks deferred to COMMIT (PRAGMA defer_foreign_keys); foreign-key actions (CASCADE, SET NULL) still fire, because SQLite cannot turn foreign keys off inside a transaction")
+	}
 	var withTriggers, shadowed []string
 	err := t.c.cc.query(ctx, triggerTables, nil, func(r []engine.Value) error {
 		if r[1].I != 0 {

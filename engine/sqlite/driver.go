@@ -117,6 +117,9 @@ type conn struct {
 	path string
 	tx   *tx
 	meta *schemaInfo // cached metadata, nil when it must be reloaded
+	// fkOff is set while foreign-key enforcement is off for an undo
+	// (BeginUndo), and stays set if it could not be turned back on.
+	fkOff bool
 }
 
 var _ engine.Conn = (*conn)(nil)
@@ -139,6 +142,13 @@ func (c *conn) Identity(ctx context.Context) (engine.Identity, error) {
 // once, so no other connection can change a row between its image and
 // the commit.
 func (c *conn) Begin(ctx context.Context) (engine.Tx, error) {
+	if err := c.restoreForeignKeys(ctx); err != nil {
+		return nil, err
+	}
+	return c.begin(ctx)
+}
+
+func (c *conn) begin(ctx context.Context) (engine.Tx, error) {
 	if c.tx != nil && !c.tx.done {
 		return nil, errors.New("sqlite: a transaction is already open on this connection")
 	}
@@ -181,6 +191,18 @@ type tx struct {
 	// creation order; nil when they are not suspended (empty when there
 	// were none to drop).
 	suspended []savedTrigger
+	// fkOff: an undo's transaction, begun with foreign-key enforcement
+	// off (BeginUndo); it is turned back on when the transaction ends.
+	fkOff bool
+}
+
+// ended turns foreign-key enforcement back on after an undo's
+// transaction. A failure is not the transaction's: it is remembered, and
+// the connection refuses to begin anything else (restoreForeignKeys).
+func (t *tx) ended(ctx context.Context) {
+	if t.fkOff && t.done {
+		t.c.restoreForeignKeys(context.WithoutCancel(ctx))
+	}
 }
 
 var _ engine.Tx = (*tx)(nil)
@@ -201,6 +223,7 @@ func (t *tx) usable() error {
 
 // Commit commits. If SQLite reports busy, the transaction stays open.
 func (t *tx) Commit(ctx context.Context) error {
+	defer t.ended(ctx)
 	if err := t.usable(); err != nil {
 		return err
 	}
@@ -217,6 +240,7 @@ func (t *tx) Commit(ctx context.Context) error {
 
 // Rollback rolls back; it is a no-op when SQLite already did.
 func (t *tx) Rollback(ctx context.Context) error {
+	defer t.ended(ctx)
 	if t.done || t.c.cc == nil {
 		return nil
 	}

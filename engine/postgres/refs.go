@@ -1,0 +1,282 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"lifebelt/engine"
+)
+
+// Under session_replication_role = replica (PrepareUndo) the foreign-key
+// triggers do not run while undo writes rows: no ON DELETE action deletes
+// or changes rows of others, and rows go back in any order. The reference
+// check (engine.ReferenceChecker) then looks at the final state with each
+// key's own equality operator (pg_constraint.conpfeqop), as the
+// foreign-key triggers compare.
+//
+// What the check cannot see under REPEATABLE READ is a row that another
+// session commits after the undo's snapshot, referring to a row the undo
+// then deletes. The foreign-key triggers see it (they check against the
+// newest snapshot) but are off; so, before its snapshot is taken, the undo
+// locks every table that a foreign key refers to and whose rows it writes
+// in EXCLUSIVE mode (lockReferenced): a session adding a referring row
+// takes a ROW SHARE lock on the referenced table (SELECT ... FOR KEY
+// SHARE) and waits until the undo ends. Reading goes on meanwhile.
+
+// qReferenced lists, as quoted names, the tables that foreign keys refer
+// to among the tables $1 (quoted names) and their partitioned ancestors.
+const qReferenced = `WITH RECURSIVE rel(oid) AS (
+		SELECT pg_catalog.to_regclass(n)::oid FROM pg_catalog.unnest($1::text[]) AS n
+		UNION
+		SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN rel ON i.inhrelid = rel.oid
+			JOIN pg_catalog.pg_class k ON k.oid = i.inhrelid AND k.relispartition
+	)
+	SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname)
+	FROM pg_catalog.pg_constraint f
+	JOIN pg_catalog.pg_class c ON c.oid = f.confrelid
+	JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	WHERE f.contype = 'f' AND f.confrelid IN (SELECT oid FROM rel WHERE oid IS NOT NULL)
+	ORDER BY 1`
+
+// referenced runs qReferenced. Before the transaction has begun it runs
+// on the connection outside it, so that the snapshot is not taken yet.
+func (x *pgTx) referenced(ctx context.Context, tables []engine.Name) ([]string, error) {
+	if len(tables) == 0 {
+		return nil, nil
+	}
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = quoteQualified(t.Schema, t.Name)
+	}
+	var q querier = x.tx
+	if bt, ok := x.tx.(*beginTx); ok && !bt.begun {
+		q = bt.c.pg
+	}
+	rows, err := q.Query(ctx, qReferenced, names)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing the tables foreign keys refer to: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing the tables foreign keys refer to: %w", err)
+	}
+	return out, nil
+}
+
+var _ engine.ReferenceChecker = (*pgTx)(nil)
+
+// qForeignKeys lists the foreign keys in which $1 (a quoted name) or one
+// of its partitioned ancestors is the referencing or referenced table.
+// Only the constraints users declared (conparentid = 0) are listed: those
+// PostgreSQL clones onto partitions are the same keys.
+const qForeignKeys = `WITH RECURSIVE rel(oid) AS (
+		SELECT pg_catalog.to_regclass($1)::oid
+		UNION
+		SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN rel ON i.inhrelid = rel.oid
+			JOIN pg_catalog.pg_class k ON k.oid = i.inhrelid AND k.relispartition
+	)
+	SELECT f.oid::text, f.conname, cn.nspname, cc.relname, pn.nspname, pc.relname,
+		ARRAY(SELECT a.attname FROM pg_catalog.unnest(f.conkey) WITH ORDINALITY u(n, o)
+			JOIN pg_catalog.pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = u.n ORDER BY u.o)::text[],
+		ARRAY(SELECT a.attname FROM pg_catalog.unnest(f.confkey) WITH ORDINALITY u(n, o)
+			JOIN pg_catalog.pg_attribute a ON a.attrelid = f.confrelid AND a.attnum = u.n ORDER BY u.o)::text[],
+		f.conrelid IN (SELECT oid FROM rel), f.confrelid IN (SELECT oid FROM rel)
+	FROM pg_catalog.pg_constraint f
+	JOIN pg_catalog.pg_class cc ON cc.oid = f.conrelid
+	JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
+	JOIN pg_catalog.pg_class pc ON pc.oid = f.confrelid
+	JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+	WHERE f.contype = 'f' AND f.conparentid = 0
+		AND (f.conrelid IN (SELECT oid FROM rel) OR f.confrelid IN (SELECT oid FROM rel))
+	ORDER BY f.oid`
+
+// ForeignKeys lists the foreign keys of t, as referencing and as
+// referenced table.
+func (x *pgTx) ForeignKeys(ctx context.Context, t engine.TableInfo) ([]engine.TableForeignKey, error) {
+	rows, err := x.tx.Query(ctx, qForeignKeys, quoteQualified(t.Schema, t.Name))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing the foreign keys of %s: %w", t.QualifiedName(), err)
+	}
+	defer rows.Close()
+	var out []engine.TableForeignKey
+	for rows.Next() {
+		var fk engine.ForeignKey
+		var child, parent bool
+		if err := rows.Scan(&fk.ID, &fk.Name, &fk.Child.Schema, &fk.Child.Name, &fk.Parent.Schema, &fk.Parent.Name,
+			&fk.ChildCols, &fk.ParentCols, &child, &parent); err != nil {
+			return nil, fmt.Errorf("postgres: listing the foreign keys of %s: %w", t.QualifiedName(), err)
+		}
+		if len(fk.ChildCols) == 0 || len(fk.ChildCols) != len(fk.ParentCols) {
+			return nil, fmt.Errorf("postgres: foreign key %s of %s has %d referencing and %d referenced columns", fk.Name, t.QualifiedName(), len(fk.ChildCols), len(fk.ParentCols))
+		}
+		if child {
+			out = append(out, engine.TableForeignKey{ForeignKey: fk})
+		}
+		if parent {
+			out = append(out, engine.TableForeignKey{ForeignKey: fk, Referenced: true})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: listing the foreign keys of %s: %w", t.QualifiedName(), err)
+	}
+	return out, nil
+}
+
+// qKeyColumns describes a foreign key's columns for the check, in key
+// order: the referencing and referenced column, the types to read values
+// as (by their catalog names, which carry no type modifier: bit and
+// character keep their length), and the equality operator with its
+// operand types; then both tables, and whether they are partitioned.
+const qKeyColumns = `SELECT pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa.attname),
+		pg_catalog.format('%I.%I', ctn.nspname, ct.typname), pg_catalog.format('%I.%I', ptn.nspname, pt.typname),
+		pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, op.oprname),
+		pg_catalog.format('%I.%I', ltn.nspname, lt.typname), pg_catalog.format('%I.%I', rtn.nspname, rt.typname),
+		pg_catalog.format('%I.%I', ccn.nspname, cc.relname), cc.relkind = 'p',
+		pg_catalog.format('%I.%I', pcn.nspname, pc.relname), pc.relkind = 'p'
+	FROM pg_catalog.pg_constraint f
+	CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(f.conkey), pg_catalog.unnest(f.confkey), pg_catalog.unnest(f.conpfeqop))
+		WITH ORDINALITY AS u(ck, pk, op, o)
+	JOIN pg_catalog.pg_operator op ON op.oid = u.op
+	JOIN pg_catalog.pg_namespace opn ON opn.oid = op.oprnamespace
+	JOIN pg_catalog.pg_type lt ON lt.oid = op.oprleft
+	JOIN pg_catalog.pg_namespace ltn ON ltn.oid = lt.typnamespace
+	JOIN pg_catalog.pg_type rt ON rt.oid = op.oprright
+	JOIN pg_catalog.pg_namespace rtn ON rtn.oid = rt.typnamespace
+	JOIN pg_catalog.pg_attribute ca ON ca.attrelid = f.conrelid AND ca.attnum = u.ck
+	JOIN pg_catalog.pg_type ct ON ct.oid = ca.atttypid
+	JOIN pg_catalog.pg_namespace ctn ON ctn.oid = ct.typnamespace
+	JOIN pg_catalog.pg_attribute pa ON pa.attrelid = f.confrelid AND pa.attnum = u.pk
+	JOIN pg_catalog.pg_type pt ON pt.oid = pa.atttypid
+	JOIN pg_catalog.pg_namespace ptn ON ptn.oid = pt.typnamespace
+	JOIN pg_catalog.pg_class cc ON cc.oid = f.conrelid
+	JOIN pg_catalog.pg_namespace ccn ON ccn.oid = cc.relnamespace
+	JOIN pg_catalog.pg_class pc ON pc.oid = f.confrelid
+	JOIN pg_catalog.pg_namespace pcn ON pcn.oid = pc.relnamespace
+	WHERE f.oid = $1::oid
+	ORDER BY u.o`
+
+type keyColumn struct {
+	child, parent           string // quoted column names
+	childType, parentType   string // qualified type names
+	op, opLeft, opRight     string
+	childTable, parentTable string
+	childPart, parentPart   bool
+}
+
+func (x *pgTx) keyColumns(ctx context.Context, fk engine.ForeignKey) ([]keyColumn, error) {
+	rows, err := x.tx.Query(ctx, qKeyColumns, fk.ID)
+	if err != nil {
+		return nil, err
+	}
+	cols, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (keyColumn, error) {
+		var k keyColumn
+		err := r.Scan(&k.child, &k.parent, &k.childType, &k.parentType, &k.op, &k.opLeft, &k.opRight,
+			&k.childTable, &k.childPart, &k.parentTable, &k.parentPart)
+		return k, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(cols) == 0 {
+		return nil, errors.New("the foreign key is gone")
+	}
+	return cols, nil
+}
+
+// only is the ONLY of a table the foreign-key triggers read without its
+// inheritance children (a partitioned table is read whole).
+func only(partitioned bool) string {
+	if partitioned {
+		return ""
+	}
+	return "ONLY "
+}
+
+// Dangling implements the reference check for one foreign key. Its reads
+// run with row_security off, inside a savepoint rolled back afterwards:
+// rows that row-level security hid from the session would go unseen, so
+// where it applies the check fails instead.
+func (x *pgTx) Dangling(ctx context.Context, fk engine.ForeignKey, removed, written [][]engine.Value, limit int) (out []engine.Dangling, err error) {
+	if _, err := x.tx.Exec(ctx, "SAVEPOINT lifebelt_refs; SET LOCAL row_security = off"); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	defer func() {
+		x.fullCounts = true // see rollbackTo
+		if _, rerr := x.tx.Exec(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT lifebelt_refs; RELEASE SAVEPOINT lifebelt_refs"); rerr != nil && err == nil {
+			err = fmt.Errorf("postgres: %w", rerr)
+		}
+	}()
+	cols, err := x.keyColumns(ctx, fk)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reading its definition: %w", err)
+	}
+	n := len(cols)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	// parentHas renders "the parent has a row whose key equals the child
+	// values val(i)" with the key's own operators.
+	parentHas := func(val func(i int) string) string {
+		conds := make([]string, n)
+		for i, k := range cols {
+			conds[i] = "(p." + k.parent + ")::" + k.opLeft + " " + k.op + " (" + val(i) + ")::" + k.opRight
+		}
+		return "EXISTS (SELECT 1 FROM " + only(cols[0].parentPart) + cols[0].parentTable + " AS p WHERE " + strings.Join(conds, " AND ") + ")"
+	}
+	if len(written) > 0 {
+		q := "SELECT * FROM " + unnestAs(n, "w") + " WHERE NOT " +
+			parentHas(func(i int) string { return "(w.c" + strconv.Itoa(i+1) + ")::" + cols[i].childType }) +
+			" LIMIT " + strconv.Itoa(limit)
+		rows, err := queryText(ctx, x.tx, q, columnArgs(written, idx)...)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: looking up the rows undo put back refer to: %w", err)
+		}
+		for rows.Next() {
+			out = append(out, engine.Dangling{FK: fk, Values: rawToValues(rows.RawValues(), nil), Restored: true})
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("postgres: looking up the rows undo put back refer to: %w", err)
+		}
+	}
+	if len(removed) > 0 {
+		sel := make([]string, n)
+		match := make([]string, n)
+		for i, k := range cols {
+			sel[i] = "c." + k.child
+			match[i] = "((r.c" + strconv.Itoa(i+1) + ")::" + k.parentType + ")::" + k.opLeft + " " + k.op + " (c." + k.child + ")::" + k.opRight
+		}
+		from := unnestAs(n, "r")
+		q := "SELECT " + strings.Join(sel, ", ") + ", count(*) FROM " + only(cols[0].childPart) + cols[0].childTable + " AS c" +
+			" WHERE EXISTS (SELECT 1 FROM " + from + " WHERE " + strings.Join(match, " AND ") + ")" +
+			" AND NOT " + parentHas(func(i int) string { return "c." + cols[i].child }) +
+			" GROUP BY " + strings.Join(sel, ", ") + " LIMIT " + strconv.Itoa(limit)
+		rows, err := queryText(ctx, x.tx, q, columnArgs(removed, idx)...)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: looking for rows that refer to rows undo removed: %w", err)
+		}
+		for rows.Next() {
+			raw := rows.RawValues()
+			cnt, err := strconv.ParseInt(string(raw[n]), 10, 64)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("postgres: bad count %q", raw[n])
+			}
+			out = append(out, engine.Dangling{FK: fk, Values: rawToValues(raw[:n], nil), Rows: cnt})
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("postgres: looking for rows that refer to rows undo removed: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// unnestAs is unnestFrom for n value columns c1.. under alias a.
+func unnestAs(n int, a string) string {
+	return strings.Replace(unnestFrom(0, n, false), ") AS k(", ") AS "+a+"(", 1)
+}

@@ -1,0 +1,250 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"lifebelt/journal"
+)
+
+// ForeignKey is a foreign key as a dialect reports it for the reference
+// check of undo.
+type ForeignKey struct {
+	ID         string // the dialect's own identification, unique in the database
+	Name       string // the constraint's name, for people ("" when it has none)
+	Child      Name   // the referencing table
+	ChildCols  []string
+	Parent     Name // the referenced table
+	ParentCols []string
+}
+
+func (fk ForeignKey) String() string {
+	s := fmt.Sprintf("%s (%s) → %s (%s)", fk.Child, strings.Join(fk.ChildCols, ", "), fk.Parent, strings.Join(fk.ParentCols, ", "))
+	if fk.Name != "" {
+		s = fk.Name + ": " + s
+	}
+	return s
+}
+
+// TableForeignKey is a foreign key of a table: Referenced when the table
+// is the referenced one.
+type TableForeignKey struct {
+	ForeignKey
+	Referenced bool
+}
+
+// Dangling is a foreign-key value that rows of the child refer to after
+// the undo and that no row of the parent has.
+type Dangling struct {
+	FK     ForeignKey
+	Values []Value // the child's foreign-key values
+	// Rows counts the child's rows with Values that referred to a row the
+	// undo removed. Restored is set instead when the undo itself wrote
+	// rows with Values (it put back rows whose parent is gone).
+	Rows     int64
+	Restored bool
+}
+
+func (d Dangling) String() string {
+	if d.Restored {
+		return fmt.Sprintf("rows undo would put back into %s have (%s) = %s, and %s has no such row any more (foreign key %s)",
+			d.FK.Child, strings.Join(d.FK.ChildCols, ", "), FormatRow(d.Values), d.FK.Parent, d.FK)
+	}
+	return fmt.Sprintf("%d row(s) of %s with (%s) = %s refer to a row of %s that undo would remove (foreign key %s)",
+		d.Rows, d.FK.Child, strings.Join(d.FK.ChildCols, ", "), FormatRow(d.Values), d.FK.Parent, d.FK)
+}
+
+// ReferenceChecker is an optional Applier capability: the check that an
+// undo leaves no row referring to a row that is not there. Undo writes
+// rows with foreign-key enforcement (and its ON DELETE actions) off where
+// the dialect can (PostgreSQL's replica role, SQLite's foreign_keys
+// pragma set around the transaction), so that rows go back in any order
+// and no action deletes or changes rows of others; this check then looks
+// at the final state, once, with the database's own comparison for each
+// key.
+type ReferenceChecker interface {
+	// ForeignKeys lists the foreign keys in which t is the referencing or
+	// the referenced table (for a partition, also those of its
+	// partitioned ancestors), once per role: a self-reference twice.
+	ForeignKeys(ctx context.Context, t TableInfo) ([]TableForeignKey, error)
+	// Dangling reports, for fk, the child's rows that refer to one of the
+	// removed parent-key values (ParentCols order) and to no row of the
+	// parent now, and the written child values (ChildCols order) that no
+	// row of the parent has; at most limit of each.
+	Dangling(ctx context.Context, fk ForeignKey, removed, written [][]Value, limit int) ([]Dangling, error)
+}
+
+// ReferenceError refuses an undo that would leave rows referring to rows
+// that are not there.
+type ReferenceError struct {
+	Dangling []Dangling
+}
+
+func (e *ReferenceError) Error() string {
+	var b strings.Builder
+	b.WriteString("it would leave rows referring to rows that do not exist (undo the entries that added them first, or change those rows): ")
+	for i, d := range e.Dangling {
+		if i == 10 {
+			fmt.Fprintf(&b, "; and %d more", len(e.Dangling)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(d.String())
+	}
+	return b.String()
+}
+
+// danglingLimit is how many dangling values per foreign key are reported.
+const danglingLimit = 100
+
+// fkUse is one foreign key a table takes part in, with the positions of
+// its columns in the table's row.
+type fkUse struct {
+	refs   *fkRefs
+	parent bool // the table is the referenced one
+	cols   []int
+}
+
+// fkRefs collects, for one foreign key, the parent-key values the undo
+// removed and the child values it wrote (distinct, NULL-free).
+type fkRefs struct {
+	fk               ForeignKey
+	removed, written map[string][]Value
+}
+
+// fkUses is the foreign keys of a table, looked up once per undo.
+func (u *undoer) fkUses(ctx context.Context, t TableInfo) ([]fkUse, error) {
+	rc, ok := u.ap.(ReferenceChecker)
+	if !ok {
+		return nil, nil
+	}
+	name := t.QualifiedName()
+	if uses, ok := u.fks[name]; ok {
+		return uses, nil
+	}
+	fks, err := rc.ForeignKeys(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("reading the foreign keys of %s: %w", name, err)
+	}
+	pos := map[string]int{}
+	for i, c := range t.Columns {
+		pos[c.Name] = i
+	}
+	var uses []fkUse
+	for _, tf := range fks {
+		fk := tf.ForeignKey
+		names := fk.ChildCols
+		if tf.Referenced {
+			names = fk.ParentCols
+		}
+		cols := make([]int, len(names))
+		for i, c := range names {
+			p, ok := pos[c]
+			if !ok {
+				return nil, fmt.Errorf("foreign key %s names column %q, which the journal's description of %s does not have (the table was altered since); undo cannot check references", fk, c, name)
+			}
+			cols[i] = p
+		}
+		r := u.refs[fk.ID]
+		if r == nil {
+			r = &fkRefs{fk: fk, removed: map[string][]Value{}, written: map[string][]Value{}}
+			u.refs[fk.ID] = r
+			u.refOrder = append(u.refOrder, fk.ID)
+		}
+		uses = append(uses, fkUse{refs: r, parent: tf.Referenced, cols: cols})
+	}
+	u.fks[name] = uses
+	return uses, nil
+}
+
+// project returns the values of cols in row, or nil when one is NULL (a
+// NULL foreign key refers to nothing, and a NULL key is referred to by
+// nothing).
+func project(row []Value, cols []int) []Value {
+	out := make([]Value, len(cols))
+	for i, c := range cols {
+		if c >= len(row) || row[c].K == NullKind {
+			return nil
+		}
+		out[i] = row[c]
+	}
+	return out
+}
+
+// track records a row change of the undo for the reference check: old is
+// the row as it was (nil for an insert), now the row as undo leaves it
+// (nil for a delete).
+func (u *undoer) track(ctx context.Context, t TableInfo, old, now [][]Value) error {
+	uses, err := u.fkUses(ctx, t)
+	if err != nil || len(uses) == 0 {
+		return err
+	}
+	var buf []byte
+	n := max(len(old), len(now))
+	for i := 0; i < n; i++ {
+		var o, w []Value
+		if old != nil {
+			o = old[i]
+		}
+		if now != nil {
+			w = now[i]
+		}
+		for _, use := range uses {
+			var before, after []Value
+			if o != nil {
+				before = project(o, use.cols)
+			}
+			if w != nil {
+				after = project(w, use.cols)
+			}
+			if use.parent {
+				// A key the row no longer has after the undo is removed.
+				if before != nil && (after == nil || !journal.RowsEqual(before, after)) {
+					buf = journal.EncodeRow(buf[:0], before)
+					use.refs.removed[string(buf)] = before
+				}
+			} else if after != nil && (before == nil || !journal.RowsEqual(before, after)) {
+				// A reference the row did not have before is written.
+				buf = journal.EncodeRow(buf[:0], after)
+				use.refs.written[string(buf)] = after
+			}
+		}
+	}
+	return nil
+}
+
+// checkReferences runs the reference check over what the undo removed
+// and wrote.
+func (u *undoer) checkReferences(ctx context.Context) error {
+	rc, ok := u.ap.(ReferenceChecker)
+	if !ok {
+		return nil
+	}
+	var all []Dangling
+	for _, id := range u.refOrder {
+		r := u.refs[id]
+		if len(r.removed) == 0 && len(r.written) == 0 {
+			continue
+		}
+		removed := make([][]Value, 0, len(r.removed))
+		for _, v := range r.removed {
+			removed = append(removed, v)
+		}
+		written := make([][]Value, 0, len(r.written))
+		for _, v := range r.written {
+			written = append(written, v)
+		}
+		ds, err := rc.Dangling(ctx, r.fk, removed, written, danglingLimit)
+		if err != nil {
+			return fmt.Errorf("checking foreign key %s: %w", r.fk, err)
+		}
+		all = append(all, ds...)
+	}
+	if len(all) > 0 {
+		return &ReferenceError{Dangling: all}
+	}
+	return nil
+}
