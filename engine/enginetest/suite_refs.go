@@ -72,7 +72,6 @@ func formatValues(vs []engine.Value) string {
 	return "(" + strings.Join(parts, ", ") + ")"
 }
 
-
 // testUndoKeepsReferences undoes the INSERT of parent rows that another
 // client has since given children. Undo must not delete them (ON DELETE
 // CASCADE) or change them (SET NULL), nor leave them referring to nothing:
