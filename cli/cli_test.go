@@ -194,6 +194,49 @@ func TestUndoConflictExits3AndKeepsOthersChange(t *testing.T) {
 	}
 }
 
+// TestUndoRefusedForReferences: undoing an INSERT whose row another
+// client has since given a child would delete the child (ON DELETE
+// CASCADE) or leave it referring to nothing; the undo is refused, the
+// referring rows listed, and nothing changes.
+func TestUndoRefusedForReferences(t *testing.T) {
+	db := newDB(t)
+	other, err := sql.Open("sqlite3", "file:"+db+"?_foreign_keys=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec("CREATE TABLE lines (id integer PRIMARY KEY, item integer REFERENCES items ON DELETE CASCADE)"); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "exec", "--target", "sqlite:"+db, "-c", "INSERT INTO items VALUES (4, 'gear', 40)")
+	if r.code != 0 {
+		t.Fatalf("exec: %s", r.stderr)
+	}
+	j := journalOf(t, r.stdout)
+	if _, err := other.Exec("INSERT INTO lines VALUES (1, 4), (2, 4)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"undo", j, "--dry-run"}, {"undo", j}, {"undo", j, "--force"}} {
+		r = run(t, args...)
+		if r.code != ExitFailed || !strings.Contains(r.stderr, "undo refused, nothing was changed") {
+			t.Fatalf("%v: exit %d, want %d with a refusal: %s %s", args, r.code, ExitFailed, r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stdout, "refers to nothing: 2 row(s) of main.lines with (item) = (4) refer to a row of main.items that undo would remove") {
+			t.Errorf("%v: the referring rows are not listed:\n%s", args, r.stdout)
+		}
+		if strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%v: the refusal is not one line:\n%s", args, r.stderr)
+		}
+	}
+	if got := dump(t, db); got != "1:bolt:10;2:nut:20;3:washer:30;4:gear:40;" {
+		t.Errorf("after the refused undo: %s", got)
+	}
+	var n int
+	if err := other.QueryRow("SELECT count(*) FROM lines").Scan(&n); err != nil || n != 2 {
+		t.Errorf("the children after the refused undo: %d rows (%v), want 2", n, err)
+	}
+}
+
 func TestDestructiveNeedsConfirmAndMaxRows(t *testing.T) {
 	db := newDB(t)
 	r := run(t, "exec", "--target", "sqlite:"+db, "-c", "DELETE FROM items")

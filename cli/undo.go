@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,6 +48,13 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.Close()
 	rep, err := s.Undo(ctx, engine.UndoOptions{Entries: seqs, Force: *force, DryRun: *dry})
+	var refs *engine.ReferenceError
+	if errors.As(err, &refs) {
+		for _, d := range refs.Dangling {
+			fmt.Fprintf(e.stdout, "  refers to nothing: %s\n", d)
+		}
+		return fmt.Errorf("undo refused, nothing was changed: it would leave the %d foreign-key value(s) listed above referring to rows that do not exist (--force does not override this); undo the entries that added those rows first, or change them", len(refs.Dangling))
+	}
 	if err != nil {
 		return err
 	}

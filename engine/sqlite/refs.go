@@ -100,7 +100,7 @@ func (t *tx) ForeignKeys(ctx context.Context, ti engine.TableInfo) ([]engine.Tab
 	var order []key
 	fks := map[key]*engine.ForeignKey{}
 	var missingTo []key
-	err = t.c.cc.query(ctx, qForeignKeys, []engine.Value{engine.Value{K: engine.TextKind, S: self.info.Name}}, func(r []engine.Value) error {
+	err = t.c.cc.query(ctx, qForeignKeys, []engine.Value{{K: engine.TextKind, S: self.info.Name}}, func(r []engine.Value) error {
 		k := key{r[0].S, r[1].I}
 		fk := fks[k]
 		if fk == nil {
@@ -136,7 +136,10 @@ func (t *tx) ForeignKeys(ctx context.Context, ti engine.TableInfo) ([]engine.Tab
 			continue
 		}
 		if len(fk.ParentCols) == 0 { // REFERENCES parent: its primary key
-			pk := primaryKey(meta.table(fk.Parent.Name))
+			pk, err := t.primaryKey(ctx, fk.Parent.Name)
+			if err != nil {
+				return nil, err
+			}
 			if len(pk) != len(fk.ChildCols) {
 				return nil, fmt.Errorf("sqlite: foreign key %s refers to the primary key of %s, which does not match it", fk, fk.Parent.Name)
 			}
@@ -157,17 +160,17 @@ func (t *tx) ForeignKeys(ctx context.Context, ti engine.TableInfo) ([]engine.Tab
 
 // primaryKey lists the declared primary-key columns of a table, in key
 // order.
-func primaryKey(m *tableMeta) []string {
-	if m == nil {
-		return nil
-	}
+func (t *tx) primaryKey(ctx context.Context, table string) ([]string, error) {
 	var out []string
-	for _, k := range m.info.Key {
-		if m.info.KeyKind == engine.KeyPrimary {
-			out = append(out, m.info.Columns[k].Name)
-		}
+	err := t.c.cc.query(ctx, "SELECT name FROM pragma_table_info(?1, 'main') WHERE pk > 0 ORDER BY pk",
+		[]engine.Value{{K: engine.TextKind, S: table}}, func(r []engine.Value) error {
+			out = append(out, r[0].S)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: reading the primary key of %s: %w", table, err)
 	}
-	return out
+	return out, nil
 }
 
 // refsTable holds the removed parent-key values during the check: its
@@ -266,22 +269,22 @@ func (t *tx) danglingRemoved(ctx context.Context, fk engine.ForeignKey, child, p
 		ks[i] = "k" + strconv.Itoa(i+1)
 		defs[i] = ks[i] + " " + affs[i] + " COLLATE " + QuoteIdent(colls[i])
 	}
-	drop := "DROP TABLE IF EXISTS temp." + refsTable
-	if err := cc.exec(ctx, drop); err != nil {
+	name, err := t.freeTempName(ctx, refsTable)
+	if err != nil {
+		return nil, err
+	}
+	if err := cc.exec(ctx, "CREATE TEMP TABLE "+QuoteIdent(name)+" ("+strings.Join(defs, ", ")+")"); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	defer cc.exec(context.WithoutCancel(ctx), drop)
-	if err := cc.exec(ctx, "CREATE TEMP TABLE "+refsTable+" ("+strings.Join(defs, ", ")+")"); err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	if err := cc.exec(ctx, "CREATE INDEX temp."+refsTable+"_k ON "+refsTable+" ("+strings.Join(ks, ", ")+")"); err != nil {
+	defer cc.exec(context.WithoutCancel(ctx), "DROP TABLE temp."+QuoteIdent(name))
+	if err := cc.exec(ctx, "CREATE INDEX temp."+QuoteIdent(name+"_k")+" ON "+QuoteIdent(name)+" ("+strings.Join(ks, ", ")+")"); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	params := make([]string, len(ks))
 	for i := range params {
 		params[i] = "?" + strconv.Itoa(i+1)
 	}
-	ins := "INSERT INTO temp." + refsTable + " VALUES (" + strings.Join(params, ", ") + ")"
+	ins := "INSERT INTO temp." + QuoteIdent(name) + " VALUES (" + strings.Join(params, ", ") + ")"
 	if err := t.each(ctx, ins, removed, func(s *cstmt, _ int) error { _, err := s.step(); return err }); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -293,14 +296,14 @@ func (t *tx) danglingRemoved(ctx context.Context, fk engine.ForeignKey, child, p
 		match[i] = "r." + ks[i] + " = " + childCol(i)
 	}
 	q := "SELECT " + strings.Join(sel, ", ") + ", count(*) FROM main." + QuoteIdent(child.info.Name) + " c" +
-		" WHERE EXISTS (SELECT 1 FROM temp." + refsTable + " r WHERE " + strings.Join(match, " AND ") + ")"
+		" WHERE EXISTS (SELECT 1 FROM temp." + QuoteIdent(name) + " r WHERE " + strings.Join(match, " AND ") + ")"
 	if parentCond != nil {
 		q += " AND NOT EXISTS (" + parentCond(childCol) + ")"
 	}
 	q += " GROUP BY " + strings.Join(sel, ", ") + " LIMIT " + strconv.Itoa(limit)
 	var out []engine.Dangling
 	n := len(fk.ChildCols)
-	err := cc.query(ctx, q, nil, func(r []engine.Value) error {
+	err = cc.query(ctx, q, nil, func(r []engine.Value) error {
 		out = append(out, engine.Dangling{FK: fk, Values: append([]engine.Value(nil), r[:n]...), Rows: r[n].I})
 		return nil
 	})
@@ -308,6 +311,24 @@ func (t *tx) danglingRemoved(ctx context.Context, fk engine.ForeignKey, child, p
 		return nil, fmt.Errorf("sqlite: looking for rows of %s that refer to removed rows: %w", child.info.Name, err)
 	}
 	return out, nil
+}
+
+// freeTempName returns base, or base with a number, whichever no TEMP
+// object of the connection has (a user's own is never touched).
+func (t *tx) freeTempName(ctx context.Context, base string) (string, error) {
+	taken := map[string]bool{}
+	err := t.c.cc.query(ctx, "SELECT name FROM temp.sqlite_schema", nil, func(r []engine.Value) error {
+		taken[lowerASCII(r[0].S)] = true
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("sqlite: listing temporary objects: %w", err)
+	}
+	name := base
+	for i := 2; taken[lowerASCII(name)] || taken[lowerASCII(name+"_k")]; i++ {
+		name = base + "_" + strconv.Itoa(i)
+	}
+	return name, nil
 }
 
 // keyShape returns, for the parent-key columns of a foreign key, the
@@ -342,7 +363,7 @@ func (t *tx) keyShape(ctx context.Context, m *tableMeta, cols []string) (affs, c
 	err = t.c.cc.query(ctx, `SELECT il.name, il.origin, x.name, x.coll
 		FROM pragma_index_list(?1, 'main') il, pragma_index_xinfo(il.name, 'main') x
 		WHERE il."unique" AND NOT il.partial AND x.key ORDER BY il.seq, x.seqno`,
-		[]engine.Value{engine.Value{K: engine.TextKind, S: m.info.Name}}, func(r []engine.Value) error {
+		[]engine.Value{{K: engine.TextKind, S: m.info.Name}}, func(r []engine.Value) error {
 			ix := byName[r[0].S]
 			if ix == nil {
 				ix = &index{origin: r[1].S, coll: map[string]string{}}
