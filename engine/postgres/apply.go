@@ -81,7 +81,10 @@ func (x *pgTx) PrepareUndo(ctx context.Context, tables []engine.Name) ([]string,
 	if _, err := x.tx.Exec(ctx, "SET CONSTRAINTS ALL DEFERRED"); err != nil {
 		return nil, fmt.Errorf("postgres: preparing undo: %w", err)
 	}
-	return []string{"not permitted to set session_replication_role: triggers and foreign-key actions (CASCADE, SET NULL) fired during undo, deferrable constraints were deferred, and non-deferrable foreign keys required parent rows to be restored before their children"}, nil
+	if err := x.readUndoBase(ctx); err != nil {
+		return nil, err
+	}
+	return []string{"not permitted to set session_replication_role: triggers fired during undo, deferrable constraints were deferred, non-deferrable foreign keys required parent rows to be restored before their children, and undo checked that no foreign-key action (CASCADE, SET NULL, SET DEFAULT) changed rows"}, nil
 }
 
 // Fetch locks (FOR UPDATE) and returns the current rows with the given keys,
@@ -350,6 +353,7 @@ func (x *pgTx) Update(ctx context.Context, t engine.TableInfo, keys [][]engine.V
 		if err != nil {
 			return fmt.Errorf("postgres: restoring rows of %s: %w", t.QualifiedName(), err)
 		}
+		x.countOwn(tbl, tag.RowsAffected())
 		if tag.RowsAffected() != int64(end-start) {
 			return fmt.Errorf("postgres: restoring rows of %s: %d of %d rows were found", t.QualifiedName(), tag.RowsAffected(), end-start)
 		}
@@ -387,6 +391,7 @@ func (x *pgTx) Delete(ctx context.Context, t engine.TableInfo, keys [][]engine.V
 		if err != nil {
 			return fmt.Errorf("postgres: deleting rows of %s: %w", t.QualifiedName(), err)
 		}
+		x.countOwn(tbl, tag.RowsAffected())
 		if tag.RowsAffected() != int64(len(batch)) {
 			return fmt.Errorf("postgres: deleting rows of %s: %d of %d rows were found", t.QualifiedName(), tag.RowsAffected(), len(batch))
 		}

@@ -260,6 +260,12 @@ type pgTx struct {
 	// deferredKeys caches, per quoted table, whether it has a unique index
 	// checked later than its insert (see TryInsert).
 	deferredKeys map[string]bool
+	// undoBase and undoOwn serve an undo that runs with foreign-key
+	// actions on (no replica role, see actionsFired): the transaction's
+	// update and delete counters by table before the undo wrote rows, and
+	// the rows the undo itself updated or deleted, by quoted table.
+	undoBase map[uint32]int64
+	undoOwn  map[string]int64
 	// fullCounts: the next reading of the change counters must cover every
 	// table, as the transaction's counters may hold counts Lifebelt has
 	// not seen (see localCountersSQL). watched are the tables every

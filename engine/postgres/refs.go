@@ -215,6 +215,11 @@ func (x *pgTx) Dangling(ctx context.Context, fk engine.ForeignKey, removed, writ
 	if err != nil {
 		return nil, fmt.Errorf("postgres: reading its definition: %w", err)
 	}
+	if len(removed) > 0 {
+		if err := x.actionsFired(ctx, fk, cols[0].childTable); err != nil {
+			return nil, err
+		}
+	}
 	n := len(cols)
 	idx := make([]int, n)
 	for i := range idx {
@@ -279,4 +284,84 @@ func (x *pgTx) Dangling(ctx context.Context, fk engine.ForeignKey, removed, writ
 // unnestAs is unnestFrom for n value columns c1.. under alias a.
 func unnestAs(n int, a string) string {
 	return strings.Replace(unnestFrom(0, n, false), ") AS k(", ") AS "+a+"(", 1)
+}
+
+// readUndoBase reads the transaction's update and delete counters of
+// every table, before an undo that runs with foreign-key actions on
+// writes rows (see actionsFired).
+func (x *pgTx) readUndoBase(ctx context.Context) error {
+	rows, err := x.tx.Query(ctx, "SELECT relid, n_tup_upd + n_tup_del FROM pg_catalog.pg_stat_xact_user_tables")
+	if err != nil {
+		return fmt.Errorf("postgres: reading the change counters before undo: %w", err)
+	}
+	base := map[uint32]int64{}
+	var relid uint32
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&relid, &n}, func() error {
+		base[relid] = n
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: reading the change counters before undo: %w", err)
+	}
+	x.undoBase, x.undoOwn = base, map[string]int64{}
+	return nil
+}
+
+// countOwn records rows an undo with foreign-key actions on updated or
+// deleted itself.
+func (x *pgTx) countOwn(tbl string, n int64) {
+	if x.undoOwn != nil {
+		x.undoOwn[tbl] += n
+	}
+}
+
+// qActionRows is how many rows of the table $1 (and its partitions) were
+// updated or deleted since the undo began ($2, $3: the counters then) by
+// anything but the undo's own statements ($4, $5), when the foreign key
+// $6 has an ON DELETE or ON UPDATE action.
+const qActionRows = `WITH tree AS (SELECT $1::regclass AS relid UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::regclass)),
+	now AS (SELECT coalesce(sum(s.n_tup_upd + s.n_tup_del), 0) AS n FROM pg_catalog.pg_stat_xact_user_tables s
+		WHERE s.relid IN (SELECT relid FROM tree)),
+	base AS (SELECT coalesce(sum(b.n), 0) AS n FROM unnest($2::oid[], $3::bigint[]) AS b(relid, n)
+		WHERE b.relid IN (SELECT relid FROM tree)),
+	own AS (SELECT coalesce(sum(o.n), 0) AS n FROM unnest($4::text[], $5::bigint[]) AS o(name, n)
+		WHERE pg_catalog.to_regclass(o.name) IN (SELECT relid FROM tree))
+	SELECT now.n - base.n - own.n FROM now, base, own
+	WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f WHERE f.oid = $6::oid
+		AND (f.confdeltype NOT IN ('a', 'r') OR f.confupdtype NOT IN ('a', 'r')))`
+
+// actionsFired refuses an undo during which the ON DELETE or ON UPDATE
+// action of fk changed rows of its referencing table. That can only
+// happen where the session may not set session_replication_role
+// (PrepareUndo), and those rows are others': rows the undo deletes it
+// deletes itself, children before parents, so the action finds none of
+// them. The transaction's change counters tell: the referencing table's
+// updates and deletes since the undo began, less the undo's own.
+func (x *pgTx) actionsFired(ctx context.Context, fk engine.ForeignKey, child string) error {
+	if x.undoBase == nil {
+		return nil
+	}
+	var relids []uint32
+	var base []int64
+	for r, n := range x.undoBase {
+		relids, base = append(relids, r), append(base, n)
+	}
+	var names []string
+	var own []int64
+	for t, n := range x.undoOwn {
+		names, own = append(names, t), append(own, n)
+	}
+	var extra int64
+	err := x.tx.QueryRow(ctx, qActionRows, child, relids, base, names, own, fk.ID).Scan(&extra)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // no action: nothing can have fired
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: reading the change counters of %s: %w", child, err)
+	}
+	if extra > 0 {
+		return fmt.Errorf("the foreign key's ON DELETE or ON UPDATE action (or a trigger) deleted or changed %d row(s) of %s that undo did not image: the session may not set session_replication_role, so foreign-key actions fire during undo; undo the entries that added rows referring to the rows it removes first, or run the undo as a role allowed to set it", extra, child)
+	}
+	return nil
 }

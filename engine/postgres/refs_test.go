@@ -2,8 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"net/url"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"lifebelt/engine"
@@ -57,5 +62,65 @@ func TestUndoReferencesKeyTypes(t *testing.T) {
 	}
 	if got := enginetest.Joined(t, db, count); got != "0" {
 		t.Errorf("%s parent rows after undo, want 0", got)
+	}
+}
+
+// TestUndoWithoutReplicaRole: a role that may not set
+// session_replication_role undoes with foreign-key actions on. Undoing
+// the INSERT of a parent that others have since given children would
+// delete them (ON DELETE CASCADE) or clear their reference (SET NULL):
+// the change counters show it and the undo is refused, rows untouched.
+// With the children gone, the same undo goes through, as does one that
+// removes a parent together with the children it inserted.
+func TestUndoWithoutReplicaRole(t *testing.T) {
+	ctx := context.Background()
+	target := harness.NewTarget(t)
+	db := harness.Open(t, target)
+	var b [4]byte
+	rand.Read(b[:])
+	role := "lb_nosuper_" + hex.EncodeToString(b[:])
+	enginetest.ExecAll(t, db, "CREATE ROLE "+role+" LOGIN",
+		"CREATE TABLE p (id int PRIMARY KEY)",
+		"CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p ON DELETE CASCADE)",
+		"CREATE TABLE n (id int PRIMARY KEY, pid int REFERENCES p ON DELETE SET NULL)",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "+role)
+	t.Cleanup(func() {
+		db.Exec("DROP OWNED BY " + role)
+		db.Exec("DROP ROLE " + role)
+	})
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	tg, err := engine.ParseTarget(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := engine.Open(ctx, tg, engine.Options{JournalPath: filepath.Join(t.TempDir(), "j.lifebelt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+
+	seqs := enginetest.CommitAll(t, s, "INSERT INTO p VALUES (1), (2)")
+	enginetest.ExecAll(t, db, "INSERT INTO c VALUES (10, 1)", "INSERT INTO n VALUES (20, 2)")
+	_, err = s.Undo(ctx, engine.UndoOptions{Entries: seqs})
+	if err == nil || !strings.Contains(err.Error(), "ON DELETE or ON UPDATE action") {
+		t.Fatalf("undo: %v; want it refused for the foreign-key actions", err)
+	}
+	if got := enginetest.Joined(t, db, "SELECT (SELECT string_agg(id::text, ' ' ORDER BY id) FROM p) || '|' || (SELECT count(*) FROM c) || '|' || (SELECT pid FROM n)"); got != "1 2|1|2" {
+		t.Errorf("rows after the refused undo %s, want 1 2|1|2", got)
+	}
+	enginetest.ExecAll(t, db, "DELETE FROM c", "DELETE FROM n")
+	if rep := enginetest.UndoAll(t, s, engine.UndoOptions{Entries: seqs}); !rep.Complete() {
+		t.Fatalf("undo left conflicts %v", rep.Conflicts)
+	}
+	more := enginetest.CommitAll(t, s, "INSERT INTO p VALUES (3); INSERT INTO c VALUES (30, 3), (31, 3)")
+	if rep := enginetest.UndoAll(t, s, engine.UndoOptions{Entries: more}); !rep.Complete() {
+		t.Fatalf("undo left conflicts %v", rep.Conflicts)
+	}
+	if got := enginetest.Joined(t, db, "SELECT (SELECT count(*) FROM p) + (SELECT count(*) FROM c) + (SELECT count(*) FROM n)"); got != "0" {
+		t.Errorf("%s rows left after undo, want 0", got)
 	}
 }
