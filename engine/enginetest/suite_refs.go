@@ -111,6 +111,14 @@ func testUndoKeepsReferences(t *testing.T, h Harness, nm names) {
 	equal(t, "parent rows after undo", e.query(parent.sql("SELECT {id} FROM {t} ORDER BY {id}")), []string{"1"})
 	equal(t, "cascade rows after undo", e.query(cascade.sql("SELECT {id}, {pid} FROM {t} ORDER BY {id}")), []string{"12|1"})
 	equal(t, "set-null rows after undo", e.query(setNull.sql("SELECT {id}, {pid} FROM {t} ORDER BY {id}")), []string{"20|1", "21|1"})
+
+	// A key changed, and a child added since under the new key: putting
+	// the old key back would leave the child referring to nothing (or,
+	// with ON UPDATE CASCADE firing, move it).
+	seqs := []int64{seqOf(t, e.commit(parent.sql("UPDATE {t} SET {id} = 7 WHERE {id} = 1")))}
+	e.exec(cascade.sql("INSERT INTO {t} VALUES (13, 7)"))
+	equal(t, "what undoing the key change refused for", danglingStrings(e.undoRefused(engine.UndoOptions{Entries: seqs})), []string{cascade.name + " (7) rows=1"})
+	equal(t, "cascade rows after the refused undo", e.query(cascade.sql("SELECT {id}, {pid} FROM {t} ORDER BY {id}")), []string{"12|7", "13|7"})
 }
 
 // testUndoRefusesOrphans undoes the DELETE of a child whose parent another
