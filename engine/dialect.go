@@ -126,10 +126,9 @@ type Found struct {
 type Applier interface {
 	// PrepareUndo readies the transaction for restoring rows, for example
 	// by deferring foreign-key checks or disabling triggers where the user
-	// is allowed to; it returns notes for the journal. tables are those
-	// whose rows the undo will write (recreated tables aside). It is the
-	// first call on the transaction.
-	PrepareUndo(ctx context.Context, tables []Name) ([]string, error)
+	// is allowed to; it returns notes for the journal. It is the first
+	// call on the transaction.
+	PrepareUndo(ctx context.Context) ([]string, error)
 	// Fetch locks and returns the current rows with the given keys.
 	Fetch(ctx context.Context, t TableInfo, keys [][]Value) ([]Found, error)
 	Insert(ctx context.Context, t TableInfo, rows [][]Value) error

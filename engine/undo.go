@@ -105,11 +105,7 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 		tx.Rollback(ctx)
 		return nil, fmt.Errorf("undo failed, nothing was changed: %w", err)
 	}
-	tables, err := undoTables(s.j, todo)
-	if err != nil {
-		return fail(err)
-	}
-	notes, err := ap.PrepareUndo(ctx, tables)
+	notes, err := ap.PrepareUndo(ctx)
 	if err != nil {
 		return fail(err)
 	}
@@ -172,6 +168,10 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 	}
 	rep.Seq = e.Seq
 	if err := tx.Commit(ctx); err != nil {
+		// A COMMIT that failed may leave the transaction open (SQLite
+		// busy): end it, so that it holds no lock and whatever it
+		// changed on the connection is put back.
+		tx.Rollback(ctx)
 		s.appendOutcome(s.batch, []int64{e.Seq}, "failed", err.Error(), nil)
 		return nil, fmt.Errorf("undo failed at commit, nothing was changed: %w", err)
 	}
@@ -260,26 +260,6 @@ func selectUndo(j *journal.Journal, want []int64) (todo []journal.Entry, skipped
 	}
 	sort.Slice(todo, func(a, b int) bool { return todo[a].Seq > todo[b].Seq })
 	return todo, skipped, nil
-}
-
-// undoTables lists the tables whose rows the entries imaged, once each.
-func undoTables(j *journal.Journal, todo []journal.Entry) ([]Name, error) {
-	var out []Name
-	seen := map[Name]bool{}
-	for _, e := range todo {
-		ts, err := j.Tables(e.Seq)
-		if err != nil {
-			return nil, fmt.Errorf("reading the journal: %w", err)
-		}
-		for _, t := range ts {
-			n := Name{t.Schema, t.Name}
-			if !seen[n] {
-				seen[n] = true
-				out = append(out, n)
-			}
-		}
-	}
-	return out, nil
 }
 
 func hasObjects(j *journal.Journal, seq int64) bool {

@@ -58,6 +58,7 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 			if err := u.ap.ExecDDL(ctx, o.Before.Create); err != nil {
 				return fmt.Errorf("restoring the definition of %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
 			}
+			u.schemaChanged()
 			u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionReplace, Before: o.After, After: o.Before})
 		case ActionAlter:
 			if o.Table != 0 { // values the ALTER destroyed, kept for people, not rows to re-insert
@@ -79,6 +80,10 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 	}
 	return nil
 }
+
+// schemaChanged forgets the foreign keys looked up so far: DDL the undo
+// ran may have dropped or re-created tables and their keys.
+func (u *undoer) schemaChanged() { clear(u.fks) }
 
 func qname(schema, name string) string { return Name{schema, name}.String() }
 
@@ -107,6 +112,7 @@ func (u *undoer) recreate(ctx context.Context, seq int64, o ObjectImage) error {
 	if err := u.ap.ExecDDL(ctx, o.Before.Create); err != nil {
 		return fmt.Errorf("re-creating %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
 	}
+	u.schemaChanged()
 	var undoTable int64
 	if o.Table != 0 {
 		t, ok := u.tables[o.Table]
@@ -150,6 +156,7 @@ func (u *undoer) recreate(ctx context.Context, seq int64, o ObjectImage) error {
 	if err := u.ap.ExecDDL(ctx, o.Before.PostData); err != nil {
 		return fmt.Errorf("restoring indexes, constraints and triggers of %s: %w", qname(o.Schema, o.Name), err)
 	}
+	u.schemaChanged()
 	u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionCreate, After: o.Before, Table: undoTable})
 	return nil
 }
@@ -183,6 +190,7 @@ func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) erro
 	if err := u.ap.ExecDDL(ctx, o.After.Drop); err != nil {
 		return fmt.Errorf("dropping %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
 	}
+	u.schemaChanged()
 	u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionDrop, Before: o.After})
 	return nil
 }

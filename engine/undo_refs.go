@@ -17,6 +17,10 @@ type ForeignKey struct {
 	ChildCols  []string
 	Parent     Name // the referenced table
 	ParentCols []string
+	// MatchFull: a referencing row with some, not all, key columns NULL
+	// violates the key (MATCH FULL); otherwise any NULL column makes the
+	// row refer to nothing (MATCH SIMPLE).
+	MatchFull bool
 }
 
 func (fk ForeignKey) String() string {
@@ -40,16 +44,16 @@ type Dangling struct {
 	FK     ForeignKey
 	Values []Value // the child's foreign-key values
 	// Rows counts the child's rows with Values that referred to a row the
-	// undo removed. Restored is set instead when the undo itself wrote
-	// rows with Values (it put back rows whose parent is gone).
+	// undo removed or, with Restored, that the undo wrote (it put back
+	// rows whose parent is gone).
 	Rows     int64
 	Restored bool
 }
 
 func (d Dangling) String() string {
 	if d.Restored {
-		return fmt.Sprintf("rows undo would put back into %s have (%s) = %s, and %s has no such row any more (foreign key %s)",
-			d.FK.Child, strings.Join(d.FK.ChildCols, ", "), FormatRow(d.Values), d.FK.Parent, d.FK)
+		return fmt.Sprintf("%d row(s) undo would put back into %s with (%s) = %s refer to a row of %s that does not exist (foreign key %s)",
+			d.Rows, d.FK.Child, strings.Join(d.FK.ChildCols, ", "), FormatRow(d.Values), d.FK.Parent, d.FK)
 	}
 	return fmt.Sprintf("%d row(s) of %s with (%s) = %s refer to a row of %s that undo would remove (foreign key %s)",
 		d.Rows, d.FK.Child, strings.Join(d.FK.ChildCols, ", "), FormatRow(d.Values), d.FK.Parent, d.FK)
@@ -70,8 +74,10 @@ type ReferenceChecker interface {
 	ForeignKeys(ctx context.Context, t TableInfo) ([]TableForeignKey, error)
 	// Dangling reports, for fk, the child's rows that refer to one of the
 	// removed parent-key values (ParentCols order) and to no row of the
-	// parent now, and the written child values (ChildCols order) that no
-	// row of the parent has; at most limit of each.
+	// parent now, and those that hold one of the written values (ChildCols
+	// order; under MatchFull some may be NULL) and refer to no row of the
+	// parent; at most limit of each. A foreign key that no longer exists
+	// has nothing to report.
 	Dangling(ctx context.Context, fk ForeignKey, removed, written [][]Value, limit int) ([]Dangling, error)
 }
 
@@ -141,12 +147,24 @@ func (u *undoer) fkUses(ctx context.Context, t TableInfo) ([]fkUse, error) {
 			names = fk.ParentCols
 		}
 		cols := make([]int, len(names))
+		missing := ""
 		for i, c := range names {
 			p, ok := pos[c]
 			if !ok {
-				return nil, fmt.Errorf("foreign key %s names column %q, which the journal's description of %s does not have (the table was altered since); undo cannot check references", fk, c, name)
+				missing = c
+				break
 			}
 			cols[i] = p
+		}
+		if missing != "" && tf.Referenced {
+			// The values the undo removes from that column are unknown.
+			return nil, fmt.Errorf("foreign key %s refers to column %q, which %s did not have when the entry was journaled (it was added since); undo cannot tell which rows refer to the rows it removes", fk, missing, name)
+		}
+		if missing != "" {
+			// Rows undo writes get the column's default, which the
+			// journal knows nothing of.
+			u.rep.Notes = append(u.rep.Notes, fmt.Sprintf("foreign key %s was not checked for rows undo wrote into %s: column %q was added since the entry was journaled", fk, name, missing))
+			continue
 		}
 		r := u.refs[fk.ID]
 		if r == nil {
@@ -162,14 +180,20 @@ func (u *undoer) fkUses(ctx context.Context, t TableInfo) ([]fkUse, error) {
 
 // project returns the values of cols in row, or nil when one is NULL (a
 // NULL foreign key refers to nothing, and a NULL key is referred to by
-// nothing).
-func project(row []Value, cols []int) []Value {
+// nothing). With partial, only when all are: a MATCH FULL key with some
+// columns NULL is a violation to check.
+func project(row []Value, cols []int, partial bool) []Value {
 	out := make([]Value, len(cols))
+	nulls := 0
 	for i, c := range cols {
 		if c >= len(row) || row[c].K == NullKind {
-			return nil
+			nulls++
+			continue
 		}
 		out[i] = row[c]
+	}
+	if nulls == len(cols) || (nulls > 0 && !partial) {
+		return nil
 	}
 	return out
 }
@@ -194,11 +218,12 @@ func (u *undoer) track(ctx context.Context, t TableInfo, old, now [][]Value) err
 		}
 		for _, use := range uses {
 			var before, after []Value
+			partial := !use.parent && use.refs.fk.MatchFull
 			if o != nil {
-				before = project(o, use.cols)
+				before = project(o, use.cols, partial)
 			}
 			if w != nil {
-				after = project(w, use.cols)
+				after = project(w, use.cols, partial)
 			}
 			if use.parent {
 				// A key the row no longer has after the undo is removed.

@@ -99,6 +99,7 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 	}
 	var ins, upd, updKeys, del, delKeys [][]Value
 	var insImg, updBefore, delBefore [][]Value
+	var trOld, trNew [][]Value // each row change, for the reference check
 	wholeRow := t.KeyKind == KeyRow
 	for i, im := range b.imgs {
 		f := found[i]
@@ -111,9 +112,11 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 				}
 				u.rep.Forced++
 				upd, updKeys, updBefore = append(upd, im.Before), append(updKeys, keys[i]), append(updBefore, f.Row)
+				trOld, trNew = append(trOld, f.Row), append(trNew, im.Before)
 				continue
 			}
 			ins, insImg = append(ins, im.Before), append(insImg, im.Before)
+			trOld, trNew = append(trOld, nil), append(trNew, im.Before)
 		case OpUpdate: // undo: set the row back
 			if f.Count == 0 {
 				if !u.opt.Force {
@@ -122,6 +125,7 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 				}
 				u.rep.Forced++
 				ins, insImg = append(ins, im.Before), append(insImg, im.Before)
+				trOld, trNew = append(trOld, nil), append(trNew, im.Before)
 				continue
 			}
 			if !RowsEqual(f.Row, im.After) {
@@ -131,6 +135,7 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 				}
 				u.rep.Forced++
 			}
+			trOld, trNew = append(trOld, f.Row), append(trNew, im.Before)
 			if wholeRow { // no key to update by: replace one identical row
 				del, delKeys, delBefore = append(del, f.Row), append(delKeys, keys[i]), append(delBefore, f.Row)
 				ins, insImg = append(ins, im.Before), append(insImg, im.Before)
@@ -149,17 +154,12 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 				u.rep.Forced++
 			}
 			del, delKeys, delBefore = append(del, f.Row), append(delKeys, keys[i]), append(delBefore, f.Row)
+			trOld, trNew = append(trOld, f.Row), append(trNew, nil)
 		default:
 			return fmt.Errorf("unknown image operation %q", im.Op)
 		}
 	}
-	if err := u.track(ctx, t, delBefore, nil); err != nil {
-		return err
-	}
-	if err := u.track(ctx, t, updBefore, upd); err != nil {
-		return err
-	}
-	if err := u.track(ctx, t, nil, ins); err != nil {
+	if err := u.track(ctx, t, trOld, trNew); err != nil {
 		return err
 	}
 	if len(del) > 0 {

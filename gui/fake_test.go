@@ -93,7 +93,7 @@ func (t *fakeTx) Rollback(context.Context) error {
 	return nil
 }
 
-func (t *fakeTx) PrepareUndo(context.Context, []engine.Name) ([]string, error) { return nil, nil }
+func (t *fakeTx) PrepareUndo(context.Context) ([]string, error) { return nil, nil }
 func (t *fakeTx) Fetch(_ context.Context, _ engine.TableInfo, keys [][]engine.Value) ([]engine.Found, error) {
 	t.db.mu.Lock()
 	defer t.db.mu.Unlock()

@@ -49,16 +49,11 @@ func batchSize(t engine.TableInfo) int {
 // restored in any order, triggers do not fire a second time (ENABLE
 // ALWAYS triggers still fire) and no foreign-key action deletes or
 // changes rows of others; the engine's reference check then looks at the
-// final state (refs.go). It first locks the tables that foreign keys refer
-// to among tables, before the snapshot (see refs.go). That needs
-// superuser or SET privilege on the parameter; without it, deferrable
+// final state (refs.go). That needs superuser or SET privilege on the
+// parameter; without it, deferrable
 // constraints are deferred instead, foreign-key actions fire, and the
 // note says that non-deferrable foreign keys need parents restored first.
-func (x *pgTx) PrepareUndo(ctx context.Context, tables []engine.Name) ([]string, error) {
-	referenced, err := x.referenced(ctx, tables)
-	if err != nil {
-		return nil, err
-	}
+func (x *pgTx) PrepareUndo(ctx context.Context) ([]string, error) {
 	if _, err := x.tx.Exec(ctx, "SAVEPOINT lifebelt_prepare_undo"); err != nil {
 		return nil, fmt.Errorf("postgres: preparing undo: %w", err)
 	}
@@ -66,14 +61,8 @@ func (x *pgTx) PrepareUndo(ctx context.Context, tables []engine.Name) ([]string,
 		if _, err := x.tx.Exec(ctx, "RELEASE SAVEPOINT lifebelt_prepare_undo"); err != nil {
 			return nil, fmt.Errorf("postgres: preparing undo: %w", err)
 		}
-		notes := []string{"session_replication_role = replica: user triggers (except ENABLE ALWAYS ones) and foreign-key checks and actions were off while undo ran; undo then checked that no row refers to a missing one"}
-		if len(referenced) > 0 {
-			if _, err := x.tx.Exec(ctx, "LOCK TABLE "+strings.Join(referenced, ", ")+" IN EXCLUSIVE MODE"); err != nil {
-				return nil, fmt.Errorf("postgres: locking %s against new referring rows while undo runs: %w", strings.Join(referenced, ", "), err)
-			}
-			notes = append(notes, "locked "+strings.Join(referenced, ", ")+" (EXCLUSIVE: others could read, not write) while undo ran, so that no row referring to them could be added unseen")
-		}
-		return notes, nil
+		x.replica = true
+		return []string{"session_replication_role = replica: user triggers (except ENABLE ALWAYS ones) and foreign-key checks and actions were off while undo ran; undo then checked that no row refers to a missing one"}, nil
 	}
 	if _, err := x.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT lifebelt_prepare_undo; RELEASE SAVEPOINT lifebelt_prepare_undo"); err != nil {
 		return nil, fmt.Errorf("postgres: preparing undo: %w", err)

@@ -332,7 +332,7 @@ func TestPrepareUndo(t *testing.T) {
 	if !super {
 		t.Skip("the test role is not a superuser")
 	}
-	notes, err := f.x.PrepareUndo(ctx, nil)
+	notes, err := f.x.PrepareUndo(ctx)
 	if err != nil || len(notes) != 1 || !strings.Contains(notes[0], "replica") {
 		t.Fatalf("PrepareUndo: %q %v", notes, err)
 	}
@@ -350,7 +350,7 @@ func TestPrepareUndo(t *testing.T) {
 	tx2 := inspectTx(t, c2)
 	x2 := &pgTx{c: &conn{pg: c2}, tx: tx2}
 	execAll(t, tx2, "SET LOCAL ROLE "+quoteIdent(role))
-	notes, err = x2.PrepareUndo(ctx, nil)
+	notes, err = x2.PrepareUndo(ctx)
 	if err != nil || len(notes) != 1 || !strings.Contains(notes[0], "deferred") {
 		t.Fatalf("PrepareUndo without privilege: %q %v", notes, err)
 	}

@@ -27,6 +27,15 @@ type txConn interface {
 type beginTx struct {
 	c     *conn
 	begun bool
+	// begin is the BEGIN statement; "" is beginSQL.
+	begin string
+}
+
+func (b *beginTx) beginStmt() string {
+	if b.begin == "" {
+		return beginSQL
+	}
+	return b.begin
 }
 
 // beginSQL starts a batch's transaction: REPEATABLE READ, so that every
@@ -41,7 +50,7 @@ func (b *beginTx) ensure(ctx context.Context) error {
 	if b.begun {
 		return nil
 	}
-	if _, err := b.c.pg.Exec(ctx, beginSQL); err != nil {
+	if _, err := b.c.pg.Exec(ctx, b.beginStmt()); err != nil {
 		return err
 	}
 	b.begun = true
@@ -69,7 +78,7 @@ func (b *beginTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 		return b.c.pg.QueryRow(ctx, sql, args...)
 	}
 	batch := &pgx.Batch{}
-	batch.Queue(beginSQL)
+	batch.Queue(b.beginStmt())
 	batch.Queue(sql, args...)
 	return &beginRow{b: b, br: b.c.pg.SendBatch(ctx, batch)}
 }
@@ -98,7 +107,7 @@ func (b *beginTx) beginSteps() []*step {
 	if b.begun {
 		return nil
 	}
-	return []*step{{sql: beginSQL}}
+	return []*step{{sql: b.beginStmt()}}
 }
 
 func (b *beginTx) began(steps []*step) {

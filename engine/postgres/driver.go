@@ -220,6 +220,22 @@ func (c *conn) Begin(ctx context.Context) (engine.Tx, error) {
 	return c.cur, nil
 }
 
+var _ engine.UndoBeginner = (*conn)(nil)
+
+// BeginUndo starts an undo's transaction at READ COMMITTED. Undo needs no
+// single snapshot: it locks every row it changes (Fetch ... FOR UPDATE
+// reads the newest version, and a row changed since is a conflict), and
+// its reference check must see rows other sessions committed while it
+// ran, which a REPEATABLE READ snapshot would hide (see refs.go).
+func (c *conn) BeginUndo(ctx context.Context) (engine.Tx, error) {
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.cur.tx.(*beginTx).begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
+	return tx, nil
+}
+
 // Close ends the session.
 func (c *conn) Close() error { return c.pg.Close(context.Background()) }
 
@@ -266,6 +282,8 @@ type pgTx struct {
 	// the rows the undo itself updated or deleted, by quoted table.
 	undoBase map[uint32]int64
 	undoOwn  map[string]int64
+	// replica: the undo runs with session_replication_role = replica.
+	replica bool
 	// fullCounts: the next reading of the change counters must cover every
 	// table, as the transaction's counters may hold counts Lifebelt has
 	// not seen (see localCountersSQL). watched are the tables every

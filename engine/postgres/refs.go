@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,73 +20,39 @@ import (
 // key's own equality operator (pg_constraint.conpfeqop), as the
 // foreign-key triggers compare.
 //
-// What the check cannot see under REPEATABLE READ is a row that another
-// session commits after the undo's snapshot, referring to a row the undo
-// then deletes. The foreign-key triggers see it (they check against the
-// newest snapshot) but are off; so, before its snapshot is taken, the undo
-// locks every table that a foreign key refers to and whose rows it writes
-// in EXCLUSIVE mode (lockReferenced): a session adding a referring row
-// takes a ROW SHARE lock on the referenced table (SELECT ... FOR KEY
-// SHARE) and waits until the undo ends. Reading goes on meanwhile.
-
-// qReferenced lists, as quoted names, the tables that foreign keys refer
-// to among the tables $1 (quoted names) and their partitioned ancestors.
-const qReferenced = `WITH RECURSIVE rel(oid) AS (
-		SELECT pg_catalog.to_regclass(n)::oid FROM pg_catalog.unnest($1::text[]) AS n
-		UNION
-		SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN rel ON i.inhrelid = rel.oid
-			JOIN pg_catalog.pg_class k ON k.oid = i.inhrelid AND k.relispartition
-	)
-	SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname)
-	FROM pg_catalog.pg_constraint f
-	JOIN pg_catalog.pg_class c ON c.oid = f.confrelid
-	JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-	WHERE f.contype = 'f' AND f.confrelid IN (SELECT oid FROM rel WHERE oid IS NOT NULL)
-	ORDER BY 1`
-
-// referenced runs qReferenced. Before the transaction has begun it runs
-// on the connection outside it, so that the snapshot is not taken yet.
-func (x *pgTx) referenced(ctx context.Context, tables []engine.Name) ([]string, error) {
-	if len(tables) == 0 {
-		return nil, nil
-	}
-	names := make([]string, len(tables))
-	for i, t := range tables {
-		names[i] = quoteQualified(t.Schema, t.Name)
-	}
-	var q querier = x.tx
-	if bt, ok := x.tx.(*beginTx); ok && !bt.begun {
-		q = bt.c.pg
-	}
-	rows, err := q.Query(ctx, qReferenced, names)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing the tables foreign keys refer to: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing the tables foreign keys refer to: %w", err)
-	}
-	return out, nil
-}
+// The undo runs at READ COMMITTED (BeginUndo), so the check's statements
+// see rows other sessions committed while the undo ran. A session adding
+// a referring row later must lock the parent row FOR KEY SHARE: the undo
+// deleted it, or changed its key, and holds that row's lock until it
+// ends, after which the session finds the row gone and fails. Parent rows
+// the undo's own rows refer to are locked FOR KEY SHARE by the check
+// (Dangling), so that no one deletes them before the undo commits.
 
 var _ engine.ReferenceChecker = (*pgTx)(nil)
 
-// qForeignKeys lists the foreign keys in which $1 (a quoted name) or one
-// of its partitioned ancestors is the referencing or referenced table.
+// qForeignKeys lists the foreign keys in which $1 (a quoted name), one of
+// its partitioned ancestors or one of its partitions is the referencing
+// or referenced table (rows written through a partitioned table land in
+// its partitions, which may have keys of their own or be referred to).
 // Only the constraints users declared (conparentid = 0) are listed: those
 // PostgreSQL clones onto partitions are the same keys.
-const qForeignKeys = `WITH RECURSIVE rel(oid) AS (
+const qForeignKeys = `WITH RECURSIVE up(oid) AS (
 		SELECT pg_catalog.to_regclass($1)::oid
 		UNION
-		SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN rel ON i.inhrelid = rel.oid
+		SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.oid
 			JOIN pg_catalog.pg_class k ON k.oid = i.inhrelid AND k.relispartition
-	)
+	), down(oid) AS (
+		SELECT pg_catalog.to_regclass($1)::oid
+		UNION
+		SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent = down.oid
+			JOIN pg_catalog.pg_class k ON k.oid = i.inhrelid AND k.relispartition
+	), rel(oid) AS (SELECT oid FROM up UNION SELECT oid FROM down)
 	SELECT f.oid::text, f.conname, cn.nspname, cc.relname, pn.nspname, pc.relname,
 		ARRAY(SELECT a.attname FROM pg_catalog.unnest(f.conkey) WITH ORDINALITY u(n, o)
 			JOIN pg_catalog.pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = u.n ORDER BY u.o)::text[],
 		ARRAY(SELECT a.attname FROM pg_catalog.unnest(f.confkey) WITH ORDINALITY u(n, o)
 			JOIN pg_catalog.pg_attribute a ON a.attrelid = f.confrelid AND a.attnum = u.n ORDER BY u.o)::text[],
-		f.conrelid IN (SELECT oid FROM rel), f.confrelid IN (SELECT oid FROM rel)
+		f.conrelid IN (SELECT oid FROM rel), f.confrelid IN (SELECT oid FROM rel), f.confmatchtype = 'f'
 	FROM pg_catalog.pg_constraint f
 	JOIN pg_catalog.pg_class cc ON cc.oid = f.conrelid
 	JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
@@ -108,7 +75,7 @@ func (x *pgTx) ForeignKeys(ctx context.Context, t engine.TableInfo) ([]engine.Ta
 		var fk engine.ForeignKey
 		var child, parent bool
 		if err := rows.Scan(&fk.ID, &fk.Name, &fk.Child.Schema, &fk.Child.Name, &fk.Parent.Schema, &fk.Parent.Name,
-			&fk.ChildCols, &fk.ParentCols, &child, &parent); err != nil {
+			&fk.ChildCols, &fk.ParentCols, &child, &parent, &fk.MatchFull); err != nil {
 			return nil, fmt.Errorf("postgres: listing the foreign keys of %s: %w", t.QualifiedName(), err)
 		}
 		if len(fk.ChildCols) == 0 || len(fk.ChildCols) != len(fk.ParentCols) {
@@ -130,23 +97,39 @@ func (x *pgTx) ForeignKeys(ctx context.Context, t engine.TableInfo) ([]engine.Ta
 // qKeyColumns describes a foreign key's columns for the check, in key
 // order: the referencing and referenced column, the types to read values
 // as (by their catalog names, which carry no type modifier: bit and
-// character keep their length), and the equality operator with its
-// operand types; then both tables, and whether they are partitioned.
+// character keep their length), the key's equality operator with its
+// operand types, the COLLATE clause comparing under the referenced
+// column's collation where the referencing one's differs (as the
+// foreign-key triggers do for a nondeterministic one; for deterministic
+// ones equality is the same), and the referencing type's own equality
+// (conffeqop); then both tables, and whether they are partitioned.
 const qKeyColumns = `SELECT pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa.attname),
 		pg_catalog.format('%I.%I', ctn.nspname, ct.typname), pg_catalog.format('%I.%I', ptn.nspname, pt.typname),
 		pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, op.oprname),
 		pg_catalog.format('%I.%I', ltn.nspname, lt.typname), pg_catalog.format('%I.%I', rtn.nspname, rt.typname),
+		CASE WHEN pa.attcollation <> 0 AND pa.attcollation <> ca.attcollation
+			THEN (SELECT pg_catalog.format(' COLLATE %I.%I', coln.nspname, col.collname) FROM pg_catalog.pg_collation col
+				JOIN pg_catalog.pg_namespace coln ON coln.oid = col.collnamespace WHERE col.oid = pa.attcollation)
+			ELSE '' END,
+		pg_catalog.format('OPERATOR(%I.%s)', fopn.nspname, fop.oprname),
+		pg_catalog.format('%I.%I', fltn.nspname, flt.typname), pg_catalog.format('%I.%I', frtn.nspname, frt.typname),
 		pg_catalog.format('%I.%I', ccn.nspname, cc.relname), cc.relkind = 'p',
 		pg_catalog.format('%I.%I', pcn.nspname, pc.relname), pc.relkind = 'p'
 	FROM pg_catalog.pg_constraint f
-	CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(f.conkey), pg_catalog.unnest(f.confkey), pg_catalog.unnest(f.conpfeqop))
-		WITH ORDINALITY AS u(ck, pk, op, o)
+	CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(f.conkey), pg_catalog.unnest(f.confkey), pg_catalog.unnest(f.conpfeqop),
+		pg_catalog.unnest(f.conffeqop)) WITH ORDINALITY AS u(ck, pk, op, fop, o)
 	JOIN pg_catalog.pg_operator op ON op.oid = u.op
 	JOIN pg_catalog.pg_namespace opn ON opn.oid = op.oprnamespace
 	JOIN pg_catalog.pg_type lt ON lt.oid = op.oprleft
 	JOIN pg_catalog.pg_namespace ltn ON ltn.oid = lt.typnamespace
 	JOIN pg_catalog.pg_type rt ON rt.oid = op.oprright
 	JOIN pg_catalog.pg_namespace rtn ON rtn.oid = rt.typnamespace
+	JOIN pg_catalog.pg_operator fop ON fop.oid = u.fop
+	JOIN pg_catalog.pg_namespace fopn ON fopn.oid = fop.oprnamespace
+	JOIN pg_catalog.pg_type flt ON flt.oid = fop.oprleft
+	JOIN pg_catalog.pg_namespace fltn ON fltn.oid = flt.typnamespace
+	JOIN pg_catalog.pg_type frt ON frt.oid = fop.oprright
+	JOIN pg_catalog.pg_namespace frtn ON frtn.oid = frt.typnamespace
 	JOIN pg_catalog.pg_attribute ca ON ca.attrelid = f.conrelid AND ca.attnum = u.ck
 	JOIN pg_catalog.pg_type ct ON ct.oid = ca.atttypid
 	JOIN pg_catalog.pg_namespace ctn ON ctn.oid = ct.typnamespace
@@ -163,7 +146,9 @@ const qKeyColumns = `SELECT pg_catalog.quote_ident(ca.attname), pg_catalog.quote
 type keyColumn struct {
 	child, parent           string // quoted column names
 	childType, parentType   string // qualified type names
-	op, opLeft, opRight     string
+	op, opLeft, opRight     string // the key's equality, parent = child
+	collate                 string // "" or " COLLATE ..." for the child side
+	eq, eqLeft, eqRight     string // the child type's equality
 	childTable, parentTable string
 	childPart, parentPart   bool
 }
@@ -175,15 +160,12 @@ func (x *pgTx) keyColumns(ctx context.Context, fk engine.ForeignKey) ([]keyColum
 	}
 	cols, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (keyColumn, error) {
 		var k keyColumn
-		err := r.Scan(&k.child, &k.parent, &k.childType, &k.parentType, &k.op, &k.opLeft, &k.opRight,
-			&k.childTable, &k.childPart, &k.parentTable, &k.parentPart)
+		err := r.Scan(&k.child, &k.parent, &k.childType, &k.parentType, &k.op, &k.opLeft, &k.opRight, &k.collate,
+			&k.eq, &k.eqLeft, &k.eqRight, &k.childTable, &k.childPart, &k.parentTable, &k.parentPart)
 		return k, err
 	})
 	if err != nil {
 		return nil, err
-	}
-	if len(cols) == 0 {
-		return nil, errors.New("the foreign key is gone")
 	}
 	return cols, nil
 }
@@ -197,84 +179,126 @@ func only(partitioned bool) string {
 	return "ONLY "
 }
 
-// Dangling implements the reference check for one foreign key. Its reads
-// run with row_security off, inside a savepoint rolled back afterwards:
-// rows that row-level security hid from the session would go unseen, so
-// where it applies the check fails instead.
+// Dangling implements the reference check for one foreign key. Without
+// the replica role the foreign-key triggers enforced the key while undo
+// wrote rows, and only what their actions did is left to check
+// (actionsFired). Under it, the reads run with row_security off, so that
+// rows row-level security hides from the session are not missed: where
+// it applies, the check fails instead. Parent rows that rows the undo
+// wrote refer to are locked FOR KEY SHARE, as the foreign-key trigger
+// would: a session deleting one since the undo's snapshot makes the undo
+// fail (serialization), and one deleting it later waits for the undo and
+// then sees its rows.
 func (x *pgTx) Dangling(ctx context.Context, fk engine.ForeignKey, removed, written [][]engine.Value, limit int) (out []engine.Dangling, err error) {
-	if _, err := x.tx.Exec(ctx, "SAVEPOINT lifebelt_refs; SET LOCAL row_security = off"); err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	defer func() {
-		x.fullCounts = true // see rollbackTo
-		if _, rerr := x.tx.Exec(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT lifebelt_refs; RELEASE SAVEPOINT lifebelt_refs"); rerr != nil && err == nil {
-			err = fmt.Errorf("postgres: %w", rerr)
+	if !x.replica {
+		if len(removed) == 0 {
+			return nil, nil
 		}
-	}()
+		cols, err := x.keyColumns(ctx, fk)
+		if err != nil || len(cols) == 0 {
+			return nil, err
+		}
+		return nil, x.actionsFired(ctx, fk, cols[0].childTable)
+	}
 	cols, err := x.keyColumns(ctx, fk)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: reading its definition: %w", err)
 	}
-	if len(removed) > 0 {
-		if err := x.actionsFired(ctx, fk, cols[0].childTable); err != nil {
-			return nil, err
-		}
+	if len(cols) == 0 {
+		return nil, nil // dropped since
 	}
+	var rls string
+	if err := x.tx.QueryRow(ctx, "SELECT pg_catalog.current_setting('row_security'), pg_catalog.set_config('row_security', 'off', true)").Scan(&rls, new(string)); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	defer func() {
+		if _, rerr := x.tx.Exec(context.WithoutCancel(ctx), "SELECT pg_catalog.set_config('row_security', $1, true)", rls); rerr != nil && err == nil {
+			err = fmt.Errorf("postgres: %w", rerr)
+		}
+	}()
 	n := len(cols)
 	idx := make([]int, n)
-	for i := range idx {
+	sel := make([]string, n)
+	for i, k := range cols {
 		idx[i] = i
+		sel[i] = "c." + k.child
 	}
-	// parentHas renders "the parent has a row whose key equals the child
-	// values val(i)" with the key's own operators.
-	parentHas := func(val func(i int) string) string {
+	child := only(cols[0].childPart) + cols[0].childTable + " AS c"
+	// noParent renders "no row of the parent has the child's values", with
+	// the key's own operators, locking the rows it finds when lock is set.
+	noParent := func(lock bool) string {
 		conds := make([]string, n)
 		for i, k := range cols {
-			conds[i] = "(p." + k.parent + ")::" + k.opLeft + " " + k.op + " (" + val(i) + ")::" + k.opRight
+			conds[i] = "(p." + k.parent + ")::" + k.opLeft + " " + k.op + " (c." + k.child + ")::" + k.opRight + k.collate
 		}
-		return "EXISTS (SELECT 1 FROM " + only(cols[0].parentPart) + cols[0].parentTable + " AS p WHERE " + strings.Join(conds, " AND ") + ")"
+		q := "NOT EXISTS (SELECT 1 FROM " + only(cols[0].parentPart) + cols[0].parentTable + " AS p WHERE " + strings.Join(conds, " AND ")
+		if lock {
+			q += " FOR KEY SHARE OF p"
+		}
+		return q + ")"
 	}
-	if len(written) > 0 {
-		q := "SELECT * FROM " + unnestAs(n, "w") + " WHERE NOT " +
-			parentHas(func(i int) string { return "(w.c" + strconv.Itoa(i+1) + ")::" + cols[i].childType }) +
-			" LIMIT " + strconv.Itoa(limit)
-		rows, err := queryText(ctx, x.tx, q, columnArgs(written, idx)...)
+	tail := " GROUP BY " + strings.Join(sel, ", ") + " LIMIT " + strconv.Itoa(limit)
+	collect := func(q string, args []any, restored bool) error {
+		rows, err := queryText(ctx, x.tx, q, args...)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: looking up the rows undo put back refer to: %w", err)
-		}
-		for rows.Next() {
-			out = append(out, engine.Dangling{FK: fk, Values: rawToValues(rows.RawValues(), nil), Restored: true})
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("postgres: looking up the rows undo put back refer to: %w", err)
-		}
-	}
-	if len(removed) > 0 {
-		sel := make([]string, n)
-		match := make([]string, n)
-		for i, k := range cols {
-			sel[i] = "c." + k.child
-			match[i] = "((r.c" + strconv.Itoa(i+1) + ")::" + k.parentType + ")::" + k.opLeft + " " + k.op + " (c." + k.child + ")::" + k.opRight
-		}
-		from := unnestAs(n, "r")
-		q := "SELECT " + strings.Join(sel, ", ") + ", count(*) FROM " + only(cols[0].childPart) + cols[0].childTable + " AS c" +
-			" WHERE EXISTS (SELECT 1 FROM " + from + " WHERE " + strings.Join(match, " AND ") + ")" +
-			" AND NOT " + parentHas(func(i int) string { return "c." + cols[i].child }) +
-			" GROUP BY " + strings.Join(sel, ", ") + " LIMIT " + strconv.Itoa(limit)
-		rows, err := queryText(ctx, x.tx, q, columnArgs(removed, idx)...)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: looking for rows that refer to rows undo removed: %w", err)
+			return err
 		}
 		for rows.Next() {
 			raw := rows.RawValues()
 			cnt, err := strconv.ParseInt(string(raw[n]), 10, 64)
 			if err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("postgres: bad count %q", raw[n])
+				return fmt.Errorf("bad count %q", raw[n])
 			}
-			out = append(out, engine.Dangling{FK: fk, Values: rawToValues(raw[:n], nil), Rows: cnt})
+			out = append(out, engine.Dangling{FK: fk, Values: rawToValues(raw[:n], nil), Rows: cnt, Restored: restored})
 		}
-		if err := rows.Err(); err != nil {
+		return rows.Err()
+	}
+	if len(written) > 0 {
+		var whole, partial [][]engine.Value
+		for _, w := range written {
+			if slices.ContainsFunc(w, func(v engine.Value) bool { return v.K == engine.NullKind }) {
+				partial = append(partial, w)
+			} else {
+				whole = append(whole, w)
+			}
+		}
+		// The rows holding written values, found with the referencing
+		// type's own equality (an index on the columns serves it).
+		if len(whole) > 0 {
+			match := make([]string, n)
+			for i, k := range cols {
+				match[i] = "(c." + k.child + ")::" + k.eqLeft + " " + k.eq + " ((w.c" + strconv.Itoa(i+1) + ")::" + k.childType + ")::" + k.eqRight
+			}
+			q := "SELECT " + strings.Join(sel, ", ") + ", count(*) FROM " + child + " WHERE EXISTS (SELECT 1 FROM " + unnestAs(n, "w") +
+				" WHERE " + strings.Join(match, " AND ") + ") AND " + noParent(true) + tail
+			if err := collect(q, columnArgs(whole, idx), true); err != nil {
+				return nil, fmt.Errorf("postgres: looking for rows undo put back that refer to nothing: %w", err)
+			}
+		}
+		// MATCH FULL: rows with some key columns NULL refer to nothing
+		// and violate the key (the engine passes those only for MATCH
+		// FULL keys).
+		if len(partial) > 0 {
+			match := make([]string, n)
+			for i, k := range cols {
+				match[i] = "c." + k.child + " IS NOT DISTINCT FROM (w.c" + strconv.Itoa(i+1) + ")::" + k.childType
+			}
+			q := "SELECT " + strings.Join(sel, ", ") + ", count(*) FROM " + child + " WHERE EXISTS (SELECT 1 FROM " + unnestAs(n, "w") +
+				" WHERE " + strings.Join(match, " AND ") + ")" + tail
+			if err := collect(q, columnArgs(partial, idx), true); err != nil {
+				return nil, fmt.Errorf("postgres: looking for rows undo put back with a partly NULL key: %w", err)
+			}
+		}
+	}
+	if len(removed) > 0 {
+		match := make([]string, n)
+		for i, k := range cols {
+			match[i] = "((r.c" + strconv.Itoa(i+1) + ")::" + k.parentType + ")::" + k.opLeft + " " + k.op + " (c." + k.child + ")::" + k.opRight + k.collate
+		}
+		q := "SELECT " + strings.Join(sel, ", ") + ", count(*) FROM " + child + " WHERE EXISTS (SELECT 1 FROM " + unnestAs(n, "r") +
+			" WHERE " + strings.Join(match, " AND ") + ") AND " + noParent(false) + tail
+		if err := collect(q, columnArgs(removed, idx), false); err != nil {
 			return nil, fmt.Errorf("postgres: looking for rows that refer to rows undo removed: %w", err)
 		}
 	}

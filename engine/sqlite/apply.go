@@ -25,7 +25,7 @@ var _ engine.Applier = (*tx)(nil)
 // action fires; the engine's reference check looks at the result. In
 // one begun by Begin, foreign-key checks are deferred to COMMIT instead,
 // and foreign-key actions fire.
-func (t *tx) PrepareUndo(ctx context.Context, _ []engine.Name) ([]string, error) {
+func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
 	}
@@ -247,9 +247,11 @@ func (t *tx) Fetch(ctx context.Context, ti engine.TableInfo, keys [][]engine.Val
 // Insert re-inserts rows, leaving generated columns to SQLite. Rows go
 // in multi-row INSERTs with every value bound in one call: per row and
 // per value, statement start-up and crossings into C cost more than
-// SQLite's insert itself.
+// SQLite's insert itself. OR ABORT overrides a table's ON CONFLICT
+// REPLACE or IGNORE: undo must neither delete a row it did not image to
+// make room nor skip one silently.
 func (t *tx) Insert(ctx context.Context, ti engine.TableInfo, rows [][]engine.Value) error {
-	return t.insert(ctx, ti, rows, "INSERT INTO", false)
+	return t.insert(ctx, ti, rows, "INSERT OR ABORT INTO", true)
 }
 
 // insert runs the INSERTs of Insert, starting each with verb; with exact
@@ -401,7 +403,7 @@ func (t *tx) Update(ctx context.Context, ti engine.TableInfo, keys, rows [][]eng
 	if err != nil {
 		return err
 	}
-	q := "UPDATE main." + QuoteIdent(ti.Name) + " SET " + strings.Join(sets, ", ") + " WHERE " + cond
+	q := "UPDATE OR ABORT main." + QuoteIdent(ti.Name) + " SET " + strings.Join(sets, ", ") + " WHERE " + cond
 	args := make([][]engine.Value, len(rows))
 	for i, r := range rows {
 		if len(r) != len(ti.Columns) || len(keys[i]) != len(ti.Key) {

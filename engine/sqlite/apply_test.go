@@ -49,7 +49,7 @@ func TestApplierRoundTrip(t *testing.T) {
 			if len(orig) < 14 {
 				t.Fatalf("setup gave %d rows", len(orig))
 			}
-			if _, err := x.PrepareUndo(ctx, nil); err != nil {
+			if _, err := x.PrepareUndo(ctx); err != nil {
 				t.Fatal(err)
 			}
 
@@ -161,7 +161,7 @@ func TestPrepareUndo(t *testing.T) {
 		CREATE TABLE "audit log"(m); CREATE TRIGGER tr AFTER INSERT ON c BEGIN INSERT INTO "audit log" VALUES (1); END;
 		INSERT INTO p VALUES (1); INSERT INTO c VALUES (10, 1);`)
 	ctx := context.Background()
-	notes, err := x.PrepareUndo(ctx, nil)
+	notes, err := x.PrepareUndo(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -79,8 +80,10 @@ const qForeignKeys = `SELECT t.name, f.id, f."table", f."from", f."to"
 	ORDER BY t.name, f.id, f.seq`
 
 // ForeignKeys lists the foreign keys of the main table t (as child or
-// parent). A foreign key whose parent table does not exist is left out:
-// no row the undo writes can change what it refers to.
+// parent), with column names as the tables spell them. A foreign key whose
+// parent table does not exist is listed for its child (every row undo
+// writes with a value there refers to nothing), with the columns as the
+// key names them.
 func (t *tx) ForeignKeys(ctx context.Context, ti engine.TableInfo) ([]engine.TableForeignKey, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
@@ -93,69 +96,88 @@ func (t *tx) ForeignKeys(ctx context.Context, ti engine.TableInfo) ([]engine.Tab
 	if self == nil {
 		return nil, nil
 	}
+	fks, err := t.foreignKeys(ctx, meta, self.info.Name)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: listing foreign keys of %s: %w", ti.Name, err)
+	}
+	var out []engine.TableForeignKey
+	for _, fk := range fks {
+		if strings.EqualFold(fk.Child.Name, self.info.Name) {
+			out = append(out, engine.TableForeignKey{ForeignKey: fk})
+		}
+		if strings.EqualFold(fk.Parent.Name, self.info.Name) {
+			out = append(out, engine.TableForeignKey{ForeignKey: fk, Referenced: true})
+		}
+	}
+	return out, nil
+}
+
+// foreignKeys lists the foreign keys in which the table is child or
+// parent. The ID holds the whole definition, so that a key of a table
+// undo re-created is not taken for one of the table it replaced.
+func (t *tx) foreignKeys(ctx context.Context, meta *schemaInfo, table string) ([]engine.ForeignKey, error) {
 	type key struct {
 		child string
 		id    int64
 	}
 	var order []key
 	fks := map[key]*engine.ForeignKey{}
-	var missingTo []key
-	err = t.c.cc.query(ctx, qForeignKeys, []engine.Value{{K: engine.TextKind, S: self.info.Name}}, func(r []engine.Value) error {
+	err := t.c.cc.query(ctx, qForeignKeys, []engine.Value{{K: engine.TextKind, S: table}}, func(r []engine.Value) error {
 		k := key{r[0].S, r[1].I}
 		fk := fks[k]
 		if fk == nil {
-			parent := meta.table(r[2].S)
-			if parent == nil {
-				fks[k] = &engine.ForeignKey{} // skipped below
-				order = append(order, k)
-				return nil
+			parent := r[2].S
+			if m := meta.table(parent); m != nil {
+				parent = m.info.Name
 			}
-			fk = &engine.ForeignKey{ID: lowerASCII(r[0].S) + "#" + strconv.FormatInt(r[1].I, 10),
-				Child: engine.Name{Schema: "main", Name: r[0].S}, Parent: engine.Name{Schema: "main", Name: parent.info.Name}}
+			fk = &engine.ForeignKey{Child: engine.Name{Schema: "main", Name: r[0].S}, Parent: engine.Name{Schema: "main", Name: parent}}
 			fks[k] = fk
 			order = append(order, k)
 		}
-		if fk.ID == "" {
-			return nil
-		}
-		fk.ChildCols = append(fk.ChildCols, r[3].S)
-		if r[4].K == engine.NullKind {
-			missingTo = append(missingTo, k)
-		} else {
-			fk.ParentCols = append(fk.ParentCols, r[4].S)
+		fk.ChildCols = append(fk.ChildCols, columnName(meta.table(fk.Child.Name), r[3].S))
+		if r[4].K != engine.NullKind {
+			fk.ParentCols = append(fk.ParentCols, columnName(meta.table(fk.Parent.Name), r[4].S))
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing foreign keys of %s: %w", ti.Name, err)
+		return nil, err
 	}
-	var out []engine.TableForeignKey
+	var out []engine.ForeignKey
 	for _, k := range order {
 		fk := fks[k]
-		if fk.ID == "" {
-			continue
-		}
-		if len(fk.ParentCols) == 0 { // REFERENCES parent: its primary key
+		if len(fk.ParentCols) == 0 && meta.table(fk.Parent.Name) != nil { // REFERENCES parent: its primary key
 			pk, err := t.primaryKey(ctx, fk.Parent.Name)
 			if err != nil {
 				return nil, err
 			}
-			if len(pk) != len(fk.ChildCols) {
-				return nil, fmt.Errorf("sqlite: foreign key %s refers to the primary key of %s, which does not match it", fk, fk.Parent.Name)
-			}
 			fk.ParentCols = pk
 		}
+		if len(fk.ParentCols) == 0 {
+			fk.ParentCols = make([]string, len(fk.ChildCols)) // the parent is gone: unknown
+		}
 		if len(fk.ParentCols) != len(fk.ChildCols) {
-			return nil, fmt.Errorf("sqlite: foreign key %s names %d parent columns for %d child columns", fk, len(fk.ParentCols), len(fk.ChildCols))
+			return nil, fmt.Errorf("foreign key %s (%s) names %d parent columns for %d child columns",
+				fk.Child.Name, strings.Join(fk.ChildCols, ", "), len(fk.ParentCols), len(fk.ChildCols))
 		}
-		if strings.EqualFold(fk.Child.Name, self.info.Name) {
-			out = append(out, engine.TableForeignKey{ForeignKey: *fk})
-		}
-		if strings.EqualFold(fk.Parent.Name, self.info.Name) {
-			out = append(out, engine.TableForeignKey{ForeignKey: *fk, Referenced: true})
-		}
+		fk.ID = lowerASCII(fk.Child.Name) + "\x00" + strconv.FormatInt(k.id, 10) + "\x00" + strings.Join(fk.ChildCols, "\x00") +
+			"\x00" + lowerASCII(fk.Parent.Name) + "\x00" + strings.Join(fk.ParentCols, "\x00")
+		out = append(out, *fk)
 	}
 	return out, nil
+}
+
+// columnName is the table's own spelling of a column a foreign key names
+// (SQLite matches names without regard to ASCII case).
+func columnName(m *tableMeta, name string) string {
+	if m != nil {
+		for _, c := range m.info.Columns {
+			if strings.EqualFold(c.Name, name) {
+				return c.Name
+			}
+		}
+	}
+	return name
 }
 
 // primaryKey lists the declared primary-key columns of a table, in key
@@ -173,14 +195,13 @@ func (t *tx) primaryKey(ctx context.Context, table string) ([]string, error) {
 	return out, nil
 }
 
-// refsTable holds the removed parent-key values during the check: its
-// columns have the parent key's affinity and collation, so comparing one
-// with a child value (whose affinity unary + removes) is the comparison
-// SQLite's own foreign-key lookup makes: the parent column's affinity
-// applied to the child's value, then the parent column's collation.
-const refsTable = "lifebelt_undo_refs"
-
-// Dangling implements the reference check for one foreign key.
+// Dangling implements the reference check for one foreign key. Values
+// are held in TEMP tables whose columns have the affinity and collation
+// of the key's columns: removed parent-key values those of the parent,
+// written child values those of the child. A child row refers to a
+// parent value as SQLite's foreign-key lookup decides: the parent
+// column's affinity applied to the child's value (unary + takes the
+// child column's own away), compared with the parent column's collation.
 func (t *tx) Dangling(ctx context.Context, fk engine.ForeignKey, removed, written [][]engine.Value, limit int) ([]engine.Dangling, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
@@ -193,125 +214,150 @@ func (t *tx) Dangling(ctx context.Context, fk engine.ForeignKey, removed, writte
 	if child == nil {
 		return nil, nil // nothing refers to anything any more
 	}
+	current, err := t.foreignKeys(ctx, meta, child.info.Name)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	exists := false
+	for _, c := range current {
+		exists = exists || c.ID == fk.ID
+	}
+	if !exists {
+		return nil, nil // dropped, or its table re-created without it
+	}
 	parent := meta.table(fk.Parent.Name)
-	var parentCond func(childCol func(i int) string) string // nil: the parent is gone
-	if parent != nil {
-		parentCond = func(childCol func(i int) string) string {
-			conds := make([]string, len(fk.ParentCols))
-			for i, pc := range fk.ParentCols {
-				conds[i] = "p." + QuoteIdent(pc) + " = " + childCol(i)
+	n := len(fk.ChildCols)
+	cc := t.c.cc
+	childCol := func(i int) string { return "c." + QuoteIdent(fk.ChildCols[i]) }
+	sel := make([]string, n)
+	for i := range sel {
+		sel[i] = childCol(i)
+	}
+	// refersTo renders "the child row refers to the parent values in
+	// alias a", as SQLite's lookup compares.
+	refersTo := func(a string) string {
+		conds := make([]string, n)
+		for i := range conds {
+			col := QuoteIdent(fk.ParentCols[i])
+			if a != "p" {
+				col = "k" + strconv.Itoa(i+1)
 			}
-			return "SELECT 1 FROM main." + QuoteIdent(parent.info.Name) + " p WHERE " + strings.Join(conds, " AND ")
+			conds[i] = a + "." + col + " = +" + childCol(i)
 		}
+		return strings.Join(conds, " AND ")
+	}
+	orphan := "1" // the parent is gone: every reference dangles
+	if parent != nil {
+		orphan = "NOT EXISTS (SELECT 1 FROM main." + QuoteIdent(parent.info.Name) + " p WHERE " + refersTo("p") + ")"
 	}
 	var out []engine.Dangling
+	collect := func(q string, restored bool) error {
+		return cc.query(ctx, q+" GROUP BY "+strings.Join(sel, ", ")+" LIMIT "+strconv.Itoa(limit), nil, func(r []engine.Value) error {
+			out = append(out, engine.Dangling{FK: fk, Values: append([]engine.Value(nil), r[:n]...), Rows: r[n].I, Restored: restored})
+			return nil
+		})
+	}
+	from := " FROM main." + QuoteIdent(child.info.Name) + " c"
+	head := "SELECT " + strings.Join(sel, ", ") + ", count(*)"
 	if len(written) > 0 {
-		ds, err := t.danglingWritten(ctx, fk, parentCond, written, limit)
+		shape, err := t.columnShape(ctx, child, fk.ChildCols)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ds...)
+		w, drop, err := t.valuesTable(ctx, shape, written)
+		if err != nil {
+			return nil, err
+		}
+		// The written values are the child's own: plain equality finds
+		// the rows holding them, through an index on the columns if any.
+		match := make([]string, n)
+		for i := range match {
+			match[i] = childCol(i) + " = w.k" + strconv.Itoa(i+1)
+		}
+		// CROSS JOIN: from the values to the child, not the other way
+		// round (the planner would scan the child for its GROUP BY).
+		err = collect(head+" FROM temp."+QuoteIdent(w)+" w CROSS JOIN main."+QuoteIdent(child.info.Name)+" c ON "+strings.Join(match, " AND ")+" WHERE "+orphan, true)
+		drop()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: looking for rows undo put back that refer to nothing: %w", err)
+		}
 	}
 	if len(removed) > 0 {
-		ds, err := t.danglingRemoved(ctx, fk, child, parent, parentCond, removed, limit)
-		if err != nil {
-			return nil, err
+		var q string
+		if parent == nil {
+			notNull := make([]string, n)
+			for i := range notNull {
+				notNull[i] = childCol(i) + " IS NOT NULL"
+			}
+			q = head + from + " WHERE " + strings.Join(notNull, " AND ")
+		} else {
+			pshape, err := t.columnShape(ctx, parent, fk.ParentCols)
+			if err != nil {
+				return nil, err
+			}
+			cshape, err := t.columnShape(ctx, child, fk.ChildCols)
+			if err != nil {
+				return nil, err
+			}
+			r, drop, err := t.valuesTable(ctx, pshape, removed)
+			if err != nil {
+				return nil, err
+			}
+			defer drop()
+			on, join := refersTo("r"), " JOIN "
+			if slices.Equal(pshape, cshape) {
+				// Same affinity and collation: plain equality is the
+				// lookup's comparison too, and finds the child's rows
+				// through an index (or an automatic one) from the values.
+				// Otherwise the child is read once.
+				for i := range n {
+					on += " AND " + childCol(i) + " = r.k" + strconv.Itoa(i+1)
+				}
+				join = " CROSS JOIN "
+			}
+			q = head + " FROM temp." + QuoteIdent(r) + " r" + join + "main." + QuoteIdent(child.info.Name) + " c ON " + on + " WHERE " + orphan
 		}
-		out = append(out, ds...)
+		if err := collect(q, false); err != nil {
+			return nil, fmt.Errorf("sqlite: looking for rows that refer to rows undo removed: %w", err)
+		}
 	}
 	return out, nil
 }
 
-// danglingWritten looks up each written child value in the parent, as
-// SQLite's foreign-key check does: a bound value has no affinity, so the
-// parent column's applies.
-func (t *tx) danglingWritten(ctx context.Context, fk engine.ForeignKey, parentCond func(func(int) string) string, written [][]engine.Value, limit int) ([]engine.Dangling, error) {
-	var out []engine.Dangling
-	if parentCond == nil {
-		for _, w := range written[:min(limit, len(written))] {
-			out = append(out, engine.Dangling{FK: fk, Values: w, Restored: true})
-		}
-		return out, nil
-	}
-	q := "SELECT EXISTS (" + parentCond(func(i int) string { return "?" + strconv.Itoa(i+1) }) + ")"
-	err := t.each(ctx, q, written, func(s *cstmt, i int) error {
-		if _, err := s.step(); err != nil {
-			return err
-		}
-		if s.row(nil)[0].I == 0 && len(out) < limit {
-			out = append(out, engine.Dangling{FK: fk, Values: written[i], Restored: true})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: looking up the rows undo put back refer to: %w", err)
-	}
-	return out, nil
-}
-
-// danglingRemoved finds the child's rows that referred to a removed
-// parent key and refer to no parent row now.
-func (t *tx) danglingRemoved(ctx context.Context, fk engine.ForeignKey, child, parent *tableMeta, parentCond func(func(int) string) string, removed [][]engine.Value, limit int) ([]engine.Dangling, error) {
+// valuesTable puts rows of values in a new TEMP table whose columns
+// k1.. have the given shapes (affinity and collation), indexed; drop
+// removes it.
+func (t *tx) valuesTable(ctx context.Context, shape []string, rows [][]engine.Value) (name string, drop func(), err error) {
 	cc := t.c.cc
-	defs := make([]string, len(fk.ParentCols))
-	ks := make([]string, len(fk.ParentCols))
-	affs, colls := make([]string, len(ks)), make([]string, len(ks))
-	for i := range ks {
-		affs[i], colls[i] = "BLOB", "BINARY" // parent gone: compare values as they are
+	if name, err = t.freeTempName(ctx, refsTable); err != nil {
+		return "", nil, err
 	}
-	if parent != nil {
-		var err error
-		if affs, colls, err = t.keyShape(ctx, parent, fk.ParentCols); err != nil {
-			return nil, err
-		}
-	}
-	for i := range ks {
+	defs := make([]string, len(shape))
+	ks := make([]string, len(shape))
+	params := make([]string, len(shape))
+	for i, sh := range shape {
 		ks[i] = "k" + strconv.Itoa(i+1)
-		defs[i] = ks[i] + " " + affs[i] + " COLLATE " + QuoteIdent(colls[i])
-	}
-	name, err := t.freeTempName(ctx, refsTable)
-	if err != nil {
-		return nil, err
-	}
-	if err := cc.exec(ctx, "CREATE TEMP TABLE "+QuoteIdent(name)+" ("+strings.Join(defs, ", ")+")"); err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	defer cc.exec(context.WithoutCancel(ctx), "DROP TABLE temp."+QuoteIdent(name))
-	if err := cc.exec(ctx, "CREATE INDEX temp."+QuoteIdent(name+"_k")+" ON "+QuoteIdent(name)+" ("+strings.Join(ks, ", ")+")"); err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	params := make([]string, len(ks))
-	for i := range params {
+		defs[i] = ks[i] + " " + sh
 		params[i] = "?" + strconv.Itoa(i+1)
 	}
+	if err := cc.exec(ctx, "CREATE TEMP TABLE "+QuoteIdent(name)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+		return "", nil, fmt.Errorf("sqlite: %w", err)
+	}
+	drop = func() { cc.exec(context.WithoutCancel(ctx), "DROP TABLE temp."+QuoteIdent(name)) }
+	if err := cc.exec(ctx, "CREATE INDEX temp."+QuoteIdent(name+"_k")+" ON "+QuoteIdent(name)+" ("+strings.Join(ks, ", ")+")"); err != nil {
+		drop()
+		return "", nil, fmt.Errorf("sqlite: %w", err)
+	}
 	ins := "INSERT INTO temp." + QuoteIdent(name) + " VALUES (" + strings.Join(params, ", ") + ")"
-	if err := t.each(ctx, ins, removed, func(s *cstmt, _ int) error { _, err := s.step(); return err }); err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
+	if err := t.each(ctx, ins, rows, func(s *cstmt, _ int) error { _, err := s.step(); return err }); err != nil {
+		drop()
+		return "", nil, fmt.Errorf("sqlite: %w", err)
 	}
-	childCol := func(i int) string { return "+c." + QuoteIdent(fk.ChildCols[i]) }
-	sel := make([]string, len(fk.ChildCols))
-	match := make([]string, len(fk.ChildCols))
-	for i := range fk.ChildCols {
-		sel[i] = "c." + QuoteIdent(fk.ChildCols[i])
-		match[i] = "r." + ks[i] + " = " + childCol(i)
-	}
-	q := "SELECT " + strings.Join(sel, ", ") + ", count(*) FROM main." + QuoteIdent(child.info.Name) + " c" +
-		" WHERE EXISTS (SELECT 1 FROM temp." + QuoteIdent(name) + " r WHERE " + strings.Join(match, " AND ") + ")"
-	if parentCond != nil {
-		q += " AND NOT EXISTS (" + parentCond(childCol) + ")"
-	}
-	q += " GROUP BY " + strings.Join(sel, ", ") + " LIMIT " + strconv.Itoa(limit)
-	var out []engine.Dangling
-	n := len(fk.ChildCols)
-	err = cc.query(ctx, q, nil, func(r []engine.Value) error {
-		out = append(out, engine.Dangling{FK: fk, Values: append([]engine.Value(nil), r[:n]...), Rows: r[n].I})
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: looking for rows of %s that refer to removed rows: %w", child.info.Name, err)
-	}
-	return out, nil
+	return name, drop, nil
 }
+
+// refsTable is the base name of the check's TEMP tables.
+const refsTable = "lifebelt_undo_refs"
 
 // freeTempName returns base, or base with a number, whichever no TEMP
 // object of the connection has (a user's own is never touched).
@@ -331,75 +377,46 @@ func (t *tx) freeTempName(ctx context.Context, base string) (string, error) {
 	return name, nil
 }
 
-// keyShape returns, for the parent-key columns of a foreign key, the
-// affinity of each (as a type name with that affinity) and its collation.
-// SQLite requires the parent key to have a unique index whose collations
-// are the columns' own, so the collations are read from the unique
-// indexes with exactly those columns, preferring the primary key's and a
-// UNIQUE constraint's (pragma_index_list origin). An INTEGER PRIMARY KEY
-// has no index, and its values are integers.
-func (t *tx) keyShape(ctx context.Context, m *tableMeta, cols []string) (affs, colls []string, err error) {
-	affs = make([]string, len(cols))
-	colls = make([]string, len(cols))
+// columnShape renders, for columns of a table, a column definition tail
+// with the same affinity and collation: "INTEGER COLLATE "BINARY"". The
+// affinity follows from the declared type (section 3.1 of "Datatypes In
+// SQLite"). The collation is the column's own, which SQLite's
+// foreign-key lookup uses; SQL cannot read it, so it is found by
+// comparing through the column: a compound SELECT's column takes the
+// collation of its leftmost term's. Only the built-in collations can be
+// told apart (a connection without an application's own collation
+// cannot use a table declaring it anyway).
+func (t *tx) columnShape(ctx context.Context, m *tableMeta, cols []string) ([]string, error) {
+	out := make([]string, len(cols))
 	for i, col := range cols {
+		var decl string
 		found := false
 		for _, c := range m.info.Columns {
 			if strings.EqualFold(c.Name, col) {
-				affs[i], found = affinity(c.Type), true
+				decl, found = c.Type, true
 				break
 			}
 		}
 		if !found {
-			return nil, nil, fmt.Errorf("sqlite: %s has no column %q", m.info.Name, col)
+			return nil, fmt.Errorf("sqlite: %s has no column %q", m.info.Name, col)
 		}
-		colls[i] = "BINARY"
-	}
-	type index struct {
-		origin string
-		coll   map[string]string // lower column name -> collation
-	}
-	var idx []*index
-	byName := map[string]*index{}
-	err = t.c.cc.query(ctx, `SELECT il.name, il.origin, x.name, x.coll
-		FROM pragma_index_list(?1, 'main') il, pragma_index_xinfo(il.name, 'main') x
-		WHERE il."unique" AND NOT il.partial AND x.key ORDER BY il.seq, x.seqno`,
-		[]engine.Value{{K: engine.TextKind, S: m.info.Name}}, func(r []engine.Value) error {
-			ix := byName[r[0].S]
-			if ix == nil {
-				ix = &index{origin: r[1].S, coll: map[string]string{}}
-				byName[r[0].S] = ix
-				idx = append(idx, ix)
+		probe := "(SELECT count(*) FROM (SELECT " + QuoteIdent(col) + " AS x FROM main." + QuoteIdent(m.info.Name) + " WHERE 0 UNION ALL SELECT 'a') WHERE x = "
+		coll := "BINARY"
+		err := t.c.cc.query(ctx, "SELECT "+probe+"'A'), "+probe+"'a  ')", nil, func(r []engine.Value) error {
+			switch {
+			case r[0].I == 1:
+				coll = "NOCASE"
+			case r[1].I == 1:
+				coll = "RTRIM"
 			}
-			ix.coll[lowerASCII(r[2].S)] = r[3].S
 			return nil
 		})
-	if err != nil {
-		return nil, nil, fmt.Errorf("sqlite: reading the unique indexes of %s: %w", m.info.Name, err)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: reading the collation of %s.%s: %w", m.info.Name, col, err)
+		}
+		out[i] = affinity(decl) + " COLLATE " + coll
 	}
-	var best *index
-	rank := map[string]int{"pk": 0, "u": 1, "c": 2}
-	for _, ix := range idx {
-		if len(ix.coll) != len(cols) {
-			continue
-		}
-		all := true
-		for _, col := range cols {
-			if _, ok := ix.coll[lowerASCII(col)]; !ok {
-				all = false
-			}
-		}
-		if all && (best == nil || rank[ix.origin] < rank[best.origin]) {
-			best = ix
-		}
-	}
-	if best != nil {
-		for i, col := range cols {
-			if c := best.coll[lowerASCII(col)]; c != "" {
-				colls[i] = c
-			}
-		}
-	}
-	return affs, colls, nil
+	return out, nil
 }
 
 // affinity is SQLite's column affinity of a declared type (section 3.1 of
