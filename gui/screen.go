@@ -340,7 +340,7 @@ func (s *Screen) undo(all bool) {
 		opt.Entries = []int64{s.selected}
 		what = fmt.Sprintf("entry %d", s.selected)
 	}
-	dialog.ShowConfirm("Undo "+what, "Undo "+what+" from the journal? Rows others changed since are listed as conflicts and left alone.", func(ok bool) {
+	dialog.ShowConfirm("Undo "+what, "Undo "+what+" from the journal? Rows others changed since are listed as conflicts and left alone. If rows would be left referring to rows the undo removes, nothing is undone.", func(ok bool) {
 		if !ok {
 			return
 		}
@@ -351,6 +351,12 @@ func (s *Screen) undo(all bool) {
 		}, func() {
 			s.reloadJournal()
 			s.refreshButtons()
+			var refs *engine.ReferenceError
+			if errors.As(err, &refs) {
+				dialog.ShowError(errors.New("undo refused, nothing was changed: rows would be left referring to rows that do not exist; they are listed below"), s.win)
+				s.say("%s", refusalText(refs))
+				return
+			}
 			if err != nil {
 				s.fail(err)
 				return
@@ -358,6 +364,16 @@ func (s *Screen) undo(all bool) {
 			s.say("%s", undoText(rep))
 		})
 	}, s.win)
+}
+
+// refusalText lists the rows that made undo refuse, one per line.
+func refusalText(e *engine.ReferenceError) string {
+	var b strings.Builder
+	b.WriteString("Undo refused, nothing was changed. Undo the entries that added these rows first, or change them:\n")
+	for _, d := range e.Dangling {
+		fmt.Fprintf(&b, "refers to nothing: %s\n", d)
+	}
+	return b.String()
 }
 
 func undoText(r *engine.UndoReport) string {

@@ -165,3 +165,20 @@ func TestScreenAsksForPassword(t *testing.T) {
 		t.Fatalf("dialog answered %v with %q, %v", answered, gotPW, gotOK)
 	}
 }
+
+// TestRefusalText: a refused undo lists every row it would have left
+// referring to nothing, one per line, after saying nothing changed.
+func TestRefusalText(t *testing.T) {
+	fk := engine.ForeignKey{Child: engine.Name{Schema: "public", Name: "lines"}, ChildCols: []string{"order_id"},
+		Parent: engine.Name{Schema: "public", Name: "orders"}, ParentCols: []string{"id"}}
+	got := refusalText(&engine.ReferenceError{Dangling: []engine.Dangling{
+		{FK: fk, Values: []engine.Value{{K: engine.IntKind, I: 7}}, Rows: 3},
+		{FK: fk, Values: []engine.Value{{K: engine.IntKind, I: 9}}, Rows: 1, Restored: true},
+	}})
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "Undo refused, nothing was changed.") ||
+		!strings.Contains(lines[1], "3 row(s) of public.lines with (order_id) = (7) refer to a row of public.orders that undo would remove") ||
+		!strings.Contains(lines[2], "1 row(s) undo would put back into public.lines with (order_id) = (9) refer to a row of public.orders that does not exist") {
+		t.Errorf("refusal text:\n%s", got)
+	}
+}
