@@ -112,7 +112,7 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 	rep.Notes = append(rep.Notes, notes...)
 	seq := w.NextSeq()
 	u = &undoer{s: s, ap: ap, opt: opt, rep: rep, sink: &journalSink{w: w, seq: seq, impact: newImpact()}, mapped: map[int64]int64{},
-		fks: map[string][]fkUse{}, refs: map[string]*fkRefs{}}
+		fks: map[string][]fkUse{}, refs: map[string]*fkRefs{}, fkSeen: map[string]bool{}, written: map[string]TableInfo{}, ddl: map[string]bool{}}
 	start := time.Now()
 	for _, e := range todo {
 		if err := u.entry(ctx, e); err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"lifebelt/journal"
 )
@@ -23,6 +24,9 @@ type undoer struct {
 	fks      map[string][]fkUse
 	refs     map[string]*fkRefs
 	refOrder []string
+	fkSeen   map[string]bool      // every foreign key looked up
+	written  map[string]TableInfo // tables the undo wrote rows of
+	ddl      map[string]bool      // objects the undo ran DDL on, by lower-case name
 }
 
 func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
@@ -58,7 +62,7 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 			if err := u.ap.ExecDDL(ctx, o.Before.Create); err != nil {
 				return fmt.Errorf("restoring the definition of %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
 			}
-			u.schemaChanged()
+			u.schemaChanged(o.Schema, o.Name)
 			u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionReplace, Before: o.After, After: o.Before})
 		case ActionAlter:
 			if o.Table != 0 { // values the ALTER destroyed, kept for people, not rows to re-insert
@@ -82,8 +86,11 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 }
 
 // schemaChanged forgets the foreign keys looked up so far: DDL the undo
-// ran may have dropped or re-created tables and their keys.
-func (u *undoer) schemaChanged() { clear(u.fks) }
+// ran on the object may have dropped or re-created tables and their keys.
+func (u *undoer) schemaChanged(schema, name string) {
+	clear(u.fks)
+	u.ddl[strings.ToLower(name)] = true // by name alone: schemas and case are spelt variously
+}
 
 func qname(schema, name string) string { return Name{schema, name}.String() }
 
@@ -112,7 +119,7 @@ func (u *undoer) recreate(ctx context.Context, seq int64, o ObjectImage) error {
 	if err := u.ap.ExecDDL(ctx, o.Before.Create); err != nil {
 		return fmt.Errorf("re-creating %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
 	}
-	u.schemaChanged()
+	u.schemaChanged(o.Schema, o.Name)
 	var undoTable int64
 	if o.Table != 0 {
 		t, ok := u.tables[o.Table]
@@ -156,7 +163,7 @@ func (u *undoer) recreate(ctx context.Context, seq int64, o ObjectImage) error {
 	if err := u.ap.ExecDDL(ctx, o.Before.PostData); err != nil {
 		return fmt.Errorf("restoring indexes, constraints and triggers of %s: %w", qname(o.Schema, o.Name), err)
 	}
-	u.schemaChanged()
+	u.schemaChanged(o.Schema, o.Name)
 	u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionCreate, After: o.Before, Table: undoTable})
 	return nil
 }
@@ -190,7 +197,7 @@ func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) erro
 	if err := u.ap.ExecDDL(ctx, o.After.Drop); err != nil {
 		return fmt.Errorf("dropping %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
 	}
-	u.schemaChanged()
+	u.schemaChanged(o.Schema, o.Name)
 	u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionDrop, Before: o.After})
 	return nil
 }

@@ -21,6 +21,9 @@ type ForeignKey struct {
 	// violates the key (MATCH FULL); otherwise any NULL column makes the
 	// row refer to nothing (MATCH SIMPLE).
 	MatchFull bool
+	// ChildDefault: a referencing column has a default, which rows the
+	// undo writes without that column get.
+	ChildDefault bool
 }
 
 func (fk ForeignKey) String() string {
@@ -36,6 +39,10 @@ func (fk ForeignKey) String() string {
 type TableForeignKey struct {
 	ForeignKey
 	Referenced bool
+	// Always: the key is declared on, or refers to, a partition below the
+	// table. A row the undo writes may land in that partition, or leave
+	// it, with its values unchanged, so every value counts.
+	Always bool
 }
 
 // Dangling is a foreign-key value that rows of the child refer to after
@@ -111,6 +118,7 @@ const danglingLimit = 100
 type fkUse struct {
 	refs   *fkRefs
 	parent bool // the table is the referenced one
+	always bool // TableForeignKey.Always
 	cols   []int
 }
 
@@ -142,6 +150,7 @@ func (u *undoer) fkUses(ctx context.Context, t TableInfo) ([]fkUse, error) {
 	var uses []fkUse
 	for _, tf := range fks {
 		fk := tf.ForeignKey
+		u.fkSeen[fk.ID] = true
 		names := fk.ChildCols
 		if tf.Referenced {
 			names = fk.ParentCols
@@ -160,10 +169,12 @@ func (u *undoer) fkUses(ctx context.Context, t TableInfo) ([]fkUse, error) {
 			// The values the undo removes from that column are unknown.
 			return nil, fmt.Errorf("foreign key %s refers to column %q, which %s did not have when the entry was journaled (it was added since); undo cannot tell which rows refer to the rows it removes", fk, missing, name)
 		}
+		if missing != "" && fk.ChildDefault {
+			return nil, fmt.Errorf("foreign key %s names column %q, which %s did not have when the entry was journaled and which has a default: rows undo writes would get that default, and undo cannot check what it refers to", fk, missing, name)
+		}
 		if missing != "" {
-			// Rows undo writes get the column's default, which the
-			// journal knows nothing of.
-			u.rep.Notes = append(u.rep.Notes, fmt.Sprintf("foreign key %s was not checked for rows undo wrote into %s: column %q was added since the entry was journaled", fk, name, missing))
+			// Rows undo writes get NULL there, which refers to nothing.
+			u.rep.Notes = append(u.rep.Notes, fmt.Sprintf("foreign key %s was not checked for rows undo wrote into %s: column %q was added since the entry was journaled, and they get NULL there", fk, name, missing))
 			continue
 		}
 		r := u.refs[fk.ID]
@@ -172,7 +183,7 @@ func (u *undoer) fkUses(ctx context.Context, t TableInfo) ([]fkUse, error) {
 			u.refs[fk.ID] = r
 			u.refOrder = append(u.refOrder, fk.ID)
 		}
-		uses = append(uses, fkUse{refs: r, parent: tf.Referenced, cols: cols})
+		uses = append(uses, fkUse{refs: r, parent: tf.Referenced, always: tf.Always, cols: cols})
 	}
 	u.fks[name] = uses
 	return uses, nil
@@ -202,6 +213,7 @@ func project(row []Value, cols []int, partial bool) []Value {
 // the row as it was (nil for an insert), now the row as undo leaves it
 // (nil for a delete).
 func (u *undoer) track(ctx context.Context, t TableInfo, old, now [][]Value) error {
+	u.written[t.QualifiedName()] = t
 	uses, err := u.fkUses(ctx, t)
 	if err != nil || len(uses) == 0 {
 		return err
@@ -227,11 +239,11 @@ func (u *undoer) track(ctx context.Context, t TableInfo, old, now [][]Value) err
 			}
 			if use.parent {
 				// A key the row no longer has after the undo is removed.
-				if before != nil && (after == nil || !journal.RowsEqual(before, after)) {
+				if before != nil && (after == nil || use.always || !journal.RowsEqual(before, after)) {
 					buf = journal.EncodeRow(buf[:0], before)
 					use.refs.removed[string(buf)] = before
 				}
-			} else if after != nil && (before == nil || !journal.RowsEqual(before, after)) {
+			} else if after != nil && (before == nil || use.always || !journal.RowsEqual(before, after)) {
 				// A reference the row did not have before is written.
 				buf = journal.EncodeRow(buf[:0], after)
 				use.refs.written[string(buf)] = after
@@ -247,6 +259,25 @@ func (u *undoer) checkReferences(ctx context.Context) error {
 	rc, ok := u.ap.(ReferenceChecker)
 	if !ok {
 		return nil
+	}
+	// A foreign key added while the undo ran, before it first wrote the
+	// table (until then it held no lock that such a change waits for),
+	// would go unchecked: the keys of every table it wrote are read
+	// again, now that it holds them. Tables the undo itself re-created or
+	// dropped have keys of their own making.
+	for name, t := range u.written {
+		if u.ddl[strings.ToLower(t.Name)] {
+			continue
+		}
+		fks, err := rc.ForeignKeys(ctx, t)
+		if err != nil {
+			return fmt.Errorf("reading the foreign keys of %s: %w", name, err)
+		}
+		for _, tf := range fks {
+			if !u.fkSeen[tf.ID] {
+				return fmt.Errorf("foreign key %s was created while undo ran, after it had looked at %s; run the undo again", tf.ForeignKey, name)
+			}
+		}
 	}
 	var all []Dangling
 	for _, id := range u.refOrder {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"lifebelt/engine"
 )
@@ -52,7 +53,10 @@ const qForeignKeys = `WITH RECURSIVE up(oid) AS (
 			JOIN pg_catalog.pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = u.n ORDER BY u.o)::text[],
 		ARRAY(SELECT a.attname FROM pg_catalog.unnest(f.confkey) WITH ORDINALITY u(n, o)
 			JOIN pg_catalog.pg_attribute a ON a.attrelid = f.confrelid AND a.attnum = u.n ORDER BY u.o)::text[],
-		f.conrelid IN (SELECT oid FROM rel), f.confrelid IN (SELECT oid FROM rel), f.confmatchtype = 'f'
+		f.conrelid IN (SELECT oid FROM rel), f.confrelid IN (SELECT oid FROM rel), f.confmatchtype = 'f',
+		f.conrelid IN (SELECT oid FROM down) AND f.conrelid <> pg_catalog.to_regclass($1)::oid,
+		f.confrelid IN (SELECT oid FROM down) AND f.confrelid <> pg_catalog.to_regclass($1)::oid,
+		EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = f.conrelid AND a.attnum = ANY (f.conkey) AND a.atthasdef)
 	FROM pg_catalog.pg_constraint f
 	JOIN pg_catalog.pg_class cc ON cc.oid = f.conrelid
 	JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
@@ -73,19 +77,19 @@ func (x *pgTx) ForeignKeys(ctx context.Context, t engine.TableInfo) ([]engine.Ta
 	var out []engine.TableForeignKey
 	for rows.Next() {
 		var fk engine.ForeignKey
-		var child, parent bool
+		var child, parent, childBelow, parentBelow bool
 		if err := rows.Scan(&fk.ID, &fk.Name, &fk.Child.Schema, &fk.Child.Name, &fk.Parent.Schema, &fk.Parent.Name,
-			&fk.ChildCols, &fk.ParentCols, &child, &parent, &fk.MatchFull); err != nil {
+			&fk.ChildCols, &fk.ParentCols, &child, &parent, &fk.MatchFull, &childBelow, &parentBelow, &fk.ChildDefault); err != nil {
 			return nil, fmt.Errorf("postgres: listing the foreign keys of %s: %w", t.QualifiedName(), err)
 		}
 		if len(fk.ChildCols) == 0 || len(fk.ChildCols) != len(fk.ParentCols) {
 			return nil, fmt.Errorf("postgres: foreign key %s of %s has %d referencing and %d referenced columns", fk.Name, t.QualifiedName(), len(fk.ChildCols), len(fk.ParentCols))
 		}
 		if child {
-			out = append(out, engine.TableForeignKey{ForeignKey: fk})
+			out = append(out, engine.TableForeignKey{ForeignKey: fk, Always: childBelow})
 		}
 		if parent {
-			out = append(out, engine.TableForeignKey{ForeignKey: fk, Referenced: true})
+			out = append(out, engine.TableForeignKey{ForeignKey: fk, Referenced: true, Always: parentBelow})
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -207,13 +211,13 @@ func (x *pgTx) Dangling(ctx context.Context, fk engine.ForeignKey, removed, writ
 	if len(cols) == 0 {
 		return nil, nil // dropped since
 	}
-	var rls string
-	if err := x.tx.QueryRow(ctx, "SELECT pg_catalog.current_setting('row_security'), pg_catalog.set_config('row_security', 'off', true)").Scan(&rls, new(string)); err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+	restore, err := x.rowSecurityOff(ctx)
+	if err != nil {
+		return nil, err
 	}
 	defer func() {
-		if _, rerr := x.tx.Exec(context.WithoutCancel(ctx), "SELECT pg_catalog.set_config('row_security', $1, true)", rls); rerr != nil && err == nil {
-			err = fmt.Errorf("postgres: %w", rerr)
+		if rerr := restore(); rerr != nil && err == nil {
+			err = rerr
 		}
 	}()
 	n := len(cols)
@@ -273,6 +277,10 @@ func (x *pgTx) Dangling(ctx context.Context, fk engine.ForeignKey, removed, writ
 			q := "SELECT " + strings.Join(sel, ", ") + ", count(*) FROM " + child + " WHERE EXISTS (SELECT 1 FROM " + unnestAs(n, "w") +
 				" WHERE " + strings.Join(match, " AND ") + ") AND " + noParent(true) + tail
 			if err := collect(q, columnArgs(whole, idx), true); err != nil {
+				var pe *pgconn.PgError
+				if errors.As(err, &pe) && pe.Code == "42501" {
+					return nil, fmt.Errorf("postgres: undo must lock the rows of %s that rows it wrote refer to (FOR KEY SHARE, which needs UPDATE on that table) so that nobody deletes them before it commits, and may not: %w", cols[0].parentTable, err)
+				}
 				return nil, fmt.Errorf("postgres: looking for rows undo put back that refer to nothing: %w", err)
 			}
 		}
@@ -282,7 +290,8 @@ func (x *pgTx) Dangling(ctx context.Context, fk engine.ForeignKey, removed, writ
 		if len(partial) > 0 {
 			match := make([]string, n)
 			for i, k := range cols {
-				match[i] = "c." + k.child + " IS NOT DISTINCT FROM (w.c" + strconv.Itoa(i+1) + ")::" + k.childType
+				w := "(w.c" + strconv.Itoa(i+1) + ")::" + k.childType
+				match[i] = "((c." + k.child + " IS NULL AND " + w + " IS NULL) OR (c." + k.child + ")::" + k.eqLeft + " " + k.eq + " (" + w + ")::" + k.eqRight + ")"
 			}
 			q := "SELECT " + strings.Join(sel, ", ") + ", count(*) FROM " + child + " WHERE EXISTS (SELECT 1 FROM " + unnestAs(n, "w") +
 				" WHERE " + strings.Join(match, " AND ") + ")" + tail
@@ -340,11 +349,20 @@ func (x *pgTx) countOwn(tbl string, n int64) {
 	}
 }
 
-// qActionRows is how many rows of the table $1 (and its partitions) were
-// updated or deleted since the undo began ($2, $3: the counters then) by
-// anything but the undo's own statements ($4, $5), when the foreign key
-// $6 has an ON DELETE or ON UPDATE action.
-const qActionRows = `WITH tree AS (SELECT $1::regclass AS relid UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::regclass)),
+// qActionRows is how many rows of the table $1 were updated or deleted
+// since the undo began ($2, $3: the counters then) by anything but the
+// undo's own statements ($4, $5), when the foreign key $6 has an ON
+// DELETE or ON UPDATE action. For a partition it counts its whole
+// partitioned table: the undo's own writes are counted by the table it
+// named, which may be any level of it.
+const qActionRows = `WITH RECURSIVE up(oid) AS (
+		SELECT $1::regclass::oid
+		UNION
+		SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.oid
+			JOIN pg_catalog.pg_class k ON k.oid = i.inhrelid AND k.relispartition
+	), root AS (SELECT oid FROM up WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i
+			JOIN pg_catalog.pg_class k ON k.oid = i.inhrelid AND k.relispartition WHERE i.inhrelid = up.oid)),
+	tree AS (SELECT oid AS relid FROM root UNION SELECT t.relid FROM root, pg_catalog.pg_partition_tree(root.oid) t),
 	now AS (SELECT coalesce(sum(s.n_tup_upd + s.n_tup_del), 0) AS n FROM pg_catalog.pg_stat_xact_user_tables s
 		WHERE s.relid IN (SELECT relid FROM tree)),
 	base AS (SELECT coalesce(sum(b.n), 0) AS n FROM unnest($2::oid[], $3::bigint[]) AS b(relid, n)
@@ -381,6 +399,9 @@ func (x *pgTx) actionsFired(ctx context.Context, fk engine.ForeignKey, child str
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil // no action: nothing can have fired
 	}
+	if err == nil && !x.c.trackCounts {
+		return fmt.Errorf("the foreign key has an ON DELETE or ON UPDATE action, which fires during undo (the session may not set session_replication_role), and with track_counts off undo cannot tell whether it changed rows of %s; run the undo as a role allowed to set session_replication_role, or with track_counts on", child)
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: reading the change counters of %s: %w", child, err)
 	}
@@ -388,4 +409,47 @@ func (x *pgTx) actionsFired(ctx context.Context, fk engine.ForeignKey, child str
 		return fmt.Errorf("the foreign key's ON DELETE or ON UPDATE action (or a trigger) deleted or changed %d row(s) of %s that undo did not image: the session may not set session_replication_role, so foreign-key actions fire during undo; undo the entries that added rows referring to the rows it removes first, or run the undo as a role allowed to set it", extra, child)
 	}
 	return nil
+}
+
+var _ engine.RowCounter = (*pgTx)(nil)
+
+// CountRows counts a table's rows before undo drops the table an entry
+// created: rows others put in it since are theirs. The table is locked
+// first (ACCESS EXCLUSIVE, as the DROP will), so that at READ COMMITTED
+// the count sees every committed row and none can be added after it; it
+// runs with row_security off, so that no row is hidden from it (where
+// row-level security applies, it fails instead).
+func (x *pgTx) CountRows(ctx context.Context, schema, name string) (n int64, err error) {
+	tbl := quoteQualified(schema, name)
+	if _, err := x.tx.Exec(ctx, "LOCK TABLE "+tbl+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return 0, fmt.Errorf("postgres: locking %s to count its rows: %w", tbl, err)
+	}
+	restore, err := x.rowSecurityOff(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if rerr := restore(); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	if err := x.tx.QueryRow(ctx, "SELECT count(*) FROM "+tbl).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: counting the rows of %s: %w", tbl, err)
+	}
+	return n, nil
+}
+
+// rowSecurityOff turns row_security off for the transaction; restore puts
+// the setting back.
+func (x *pgTx) rowSecurityOff(ctx context.Context) (restore func() error, err error) {
+	var rls string
+	if err := x.tx.QueryRow(ctx, "SELECT pg_catalog.current_setting('row_security'), pg_catalog.set_config('row_security', 'off', true)").Scan(&rls, new(string)); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return func() error {
+		if _, err := x.tx.Exec(context.WithoutCancel(ctx), "SELECT pg_catalog.set_config('row_security', $1, true)", rls); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		return nil
+	}, nil
 }

@@ -143,9 +143,25 @@ func (t *tx) foreignKeys(ctx context.Context, meta *schemaInfo, table string) ([
 	if err != nil {
 		return nil, err
 	}
+	defaults := map[string]map[string]bool{} // child -> lower column names with a default
 	var out []engine.ForeignKey
 	for _, k := range order {
 		fk := fks[k]
+		if defaults[fk.Child.Name] == nil {
+			d := map[string]bool{}
+			err := t.c.cc.query(ctx, "SELECT name FROM pragma_table_info(?1, 'main') WHERE dflt_value IS NOT NULL",
+				[]engine.Value{{K: engine.TextKind, S: fk.Child.Name}}, func(r []engine.Value) error {
+					d[lowerASCII(r[0].S)] = true
+					return nil
+				})
+			if err != nil {
+				return nil, err
+			}
+			defaults[fk.Child.Name] = d
+		}
+		for _, c := range fk.ChildCols {
+			fk.ChildDefault = fk.ChildDefault || defaults[fk.Child.Name][lowerASCII(c)]
+		}
 		if len(fk.ParentCols) == 0 && meta.table(fk.Parent.Name) != nil { // REFERENCES parent: its primary key
 			pk, err := t.primaryKey(ctx, fk.Parent.Name)
 			if err != nil {
