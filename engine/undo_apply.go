@@ -192,6 +192,23 @@ func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) erro
 				u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("the table created by this entry now holds %d rows; it was not dropped", n)})
 				return nil
 			}
+			if n > 0 {
+				// Forced: its rows go, but not from under rows of other
+				// tables that refer to them (foreign keys are off).
+				if rc, ok := u.ap.(ReferenceChecker); ok {
+					fks, err := rc.ForeignKeys(ctx, TableInfo{Schema: o.Schema, Name: o.Name})
+					if err != nil {
+						return err
+					}
+					for _, tf := range fks {
+						if tf.Referenced && !strings.EqualFold(tf.Child.Name, o.Name) {
+							u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("the table created by this entry now holds %d rows, and %s refers to it (foreign key %s); it was not dropped, even with force", n, tf.Child, tf.ForeignKey)})
+							return nil
+						}
+					}
+				}
+				u.rep.Forced++
+			}
 		}
 	}
 	if err := u.ap.ExecDDL(ctx, o.After.Drop); err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -116,10 +117,11 @@ const danglingLimit = 100
 // fkUse is one foreign key a table takes part in, with the positions of
 // its columns in the table's row.
 type fkUse struct {
-	refs   *fkRefs
-	parent bool // the table is the referenced one
-	always bool // TableForeignKey.Always
-	cols   []int
+	refs    *fkRefs
+	parent  bool // the table is the referenced one
+	always  bool // TableForeignKey.Always
+	cols    []int
+	missing string // set: a referenced column the journal does not know; removing a row is refused with this
 }
 
 // fkRefs collects, for one foreign key, the parent-key values the undo
@@ -166,8 +168,11 @@ func (u *undoer) fkUses(ctx context.Context, t TableInfo) ([]fkUse, error) {
 			cols[i] = p
 		}
 		if missing != "" && tf.Referenced {
-			// The values the undo removes from that column are unknown.
-			return nil, fmt.Errorf("foreign key %s refers to column %q, which %s did not have when the entry was journaled (it was added since); undo cannot tell which rows refer to the rows it removes", fk, missing, name)
+			// The values the undo removes from that column are unknown:
+			// refused once it removes a row (track); setting a row back
+			// in place leaves that column as it is.
+			uses = append(uses, fkUse{parent: true, missing: fmt.Sprintf("foreign key %s refers to column %q, which %s did not have when the entry was journaled (it was added since); undo cannot tell which rows refer to the rows it removes", fk, missing, name)})
+			continue
 		}
 		if missing != "" && fk.ChildDefault {
 			return nil, fmt.Errorf("foreign key %s names column %q, which %s did not have when the entry was journaled and which has a default: rows undo writes would get that default, and undo cannot check what it refers to", fk, missing, name)
@@ -229,6 +234,12 @@ func (u *undoer) track(ctx context.Context, t TableInfo, old, now [][]Value) err
 			w = now[i]
 		}
 		for _, use := range uses {
+			if use.missing != "" {
+				if o != nil && w == nil {
+					return errors.New(use.missing)
+				}
+				continue
+			}
 			var before, after []Value
 			partial := !use.parent && use.refs.fk.MatchFull
 			if o != nil {

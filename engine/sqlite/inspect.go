@@ -16,6 +16,7 @@ type tableMeta struct {
 	sql          string           // its CREATE statement
 	virtual      bool
 	withoutRowid bool
+	strict       bool
 	autoinc      bool
 	// virtualCols (lower-case names) are the VIRTUAL generated columns,
 	// whose values the pre-update hook cannot report.
@@ -104,7 +105,7 @@ func (c *conn) schema(ctx context.Context) (*schemaInfo, error) {
 
 const (
 	qObjects = `SELECT type, name, tbl_name, coalesce(sql, '') FROM main.sqlite_schema ORDER BY rowid`
-	qTables  = `SELECT name, type, wr FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'shadow', 'virtual')`
+	qTables  = `SELECT name, type, wr, strict FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'shadow', 'virtual')`
 	// Virtual tables are left out: listing their columns may need a module
 	// this build lacks, and their rows are never imaged.
 	qColumns = `SELECT t.name, x.name, x.type, x."notnull", x.pk, x.hidden
@@ -141,6 +142,7 @@ func loadSchema(ctx context.Context, cc *cconn) (*schemaInfo, error) {
 			info:         engine.TableInfo{Name: r[0].S},
 			virtual:      r[1].S == "virtual",
 			withoutRowid: r[2].I != 0,
+			strict:       r[3].I != 0,
 			sql:          sqlOf[r[0].S],
 		}
 		t.autoinc = hasAutoincrement(t.sql)

@@ -100,12 +100,28 @@ func (t *tx) ForeignKeys(ctx context.Context, ti engine.TableInfo) ([]engine.Tab
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: listing foreign keys of %s: %w", ti.Name, err)
 	}
+	// The values undo tracks come from its images, which hold no VIRTUAL
+	// generated column (the pre-update hook cannot see them).
+	virtual := func(cols []string) error {
+		for _, c := range cols {
+			if self.virtualCols[lowerASCII(c)] {
+				return fmt.Errorf("sqlite: a foreign key uses the VIRTUAL generated column %s.%s, whose values undo's images do not hold, so undo cannot check it", self.info.Name, c)
+			}
+		}
+		return nil
+	}
 	var out []engine.TableForeignKey
 	for _, fk := range fks {
-		if strings.EqualFold(fk.Child.Name, self.info.Name) {
+		if lowerASCII(fk.Child.Name) == lowerASCII(self.info.Name) {
+			if err := virtual(fk.ChildCols); err != nil {
+				return nil, err
+			}
 			out = append(out, engine.TableForeignKey{ForeignKey: fk})
 		}
-		if strings.EqualFold(fk.Parent.Name, self.info.Name) {
+		if lowerASCII(fk.Parent.Name) == lowerASCII(self.info.Name) {
+			if err := virtual(fk.ParentCols); err != nil {
+				return nil, err
+			}
 			out = append(out, engine.TableForeignKey{ForeignKey: fk, Referenced: true})
 		}
 	}
@@ -116,13 +132,20 @@ func (t *tx) ForeignKeys(ctx context.Context, ti engine.TableInfo) ([]engine.Tab
 // parent. The ID holds the whole definition, so that a key of a table
 // undo re-created is not taken for one of the table it replaced.
 func (t *tx) foreignKeys(ctx context.Context, meta *schemaInfo, table string) ([]engine.ForeignKey, error) {
+	return t.foreignKeysQ(ctx, meta, table, qForeignKeys)
+}
+
+const qChildForeignKeys = `SELECT ?1, f.id, f."table", f."from", f."to" FROM pragma_foreign_key_list(?1, 'main') f ORDER BY f.id, f.seq`
+
+func (t *tx) foreignKeysQ(ctx context.Context, meta *schemaInfo, table, q string) ([]engine.ForeignKey, error) {
 	type key struct {
 		child string
 		id    int64
 	}
 	var order []key
 	fks := map[key]*engine.ForeignKey{}
-	err := t.c.cc.query(ctx, qForeignKeys, []engine.Value{{K: engine.TextKind, S: table}}, func(r []engine.Value) error {
+	decl := map[key]string{}
+	err := t.c.cc.query(ctx, q, []engine.Value{{K: engine.TextKind, S: table}}, func(r []engine.Value) error {
 		k := key{r[0].S, r[1].I}
 		fk := fks[k]
 		if fk == nil {
@@ -134,6 +157,11 @@ func (t *tx) foreignKeys(ctx context.Context, meta *schemaInfo, table string) ([
 			fks[k] = fk
 			order = append(order, k)
 		}
+		to := "\x01"
+		if r[4].K != engine.NullKind {
+			to = lowerASCII(r[4].S)
+		}
+		decl[k] += "\x00" + lowerASCII(r[3].S) + "\x00" + to
 		fk.ChildCols = append(fk.ChildCols, columnName(meta.table(fk.Child.Name), r[3].S))
 		if r[4].K != engine.NullKind {
 			fk.ParentCols = append(fk.ParentCols, columnName(meta.table(fk.Parent.Name), r[4].S))
@@ -176,8 +204,7 @@ func (t *tx) foreignKeys(ctx context.Context, meta *schemaInfo, table string) ([
 			return nil, fmt.Errorf("foreign key %s (%s) names %d parent columns for %d child columns",
 				fk.Child.Name, strings.Join(fk.ChildCols, ", "), len(fk.ParentCols), len(fk.ChildCols))
 		}
-		fk.ID = lowerASCII(fk.Child.Name) + "\x00" + strconv.FormatInt(k.id, 10) + "\x00" + strings.Join(fk.ChildCols, "\x00") +
-			"\x00" + lowerASCII(fk.Parent.Name) + "\x00" + strings.Join(fk.ParentCols, "\x00")
+		fk.ID = lowerASCII(fk.Child.Name) + "\x00" + strconv.FormatInt(k.id, 10) + "\x00" + lowerASCII(fk.Parent.Name) + decl[k]
 		out = append(out, *fk)
 	}
 	return out, nil
@@ -188,7 +215,7 @@ func (t *tx) foreignKeys(ctx context.Context, meta *schemaInfo, table string) ([
 func columnName(m *tableMeta, name string) string {
 	if m != nil {
 		for _, c := range m.info.Columns {
-			if strings.EqualFold(c.Name, name) {
+			if lowerASCII(c.Name) == lowerASCII(name) {
 				return c.Name
 			}
 		}
@@ -230,7 +257,7 @@ func (t *tx) Dangling(ctx context.Context, fk engine.ForeignKey, removed, writte
 	if child == nil {
 		return nil, nil // nothing refers to anything any more
 	}
-	current, err := t.foreignKeys(ctx, meta, child.info.Name)
+	current, err := t.foreignKeysQ(ctx, meta, child.info.Name, qChildForeignKeys)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -287,12 +314,21 @@ func (t *tx) Dangling(ctx context.Context, fk engine.ForeignKey, removed, writte
 		// The written values are the child's own: plain equality finds
 		// the rows holding them, through an index on the columns if any.
 		match := make([]string, n)
+		wrefers := make([]string, n)
 		for i := range match {
-			match[i] = childCol(i) + " = w.k" + strconv.Itoa(i+1)
+			k := "w.k" + strconv.Itoa(i+1)
+			match[i] = childCol(i) + " = " + k + " AND " + childCol(i) + " = " + k + " COLLATE BINARY AND typeof(" + childCol(i) + ") = typeof(" + k + ")"
+			if parent != nil {
+				wrefers[i] = "p." + QuoteIdent(fk.ParentCols[i]) + " = +" + k
+			}
+		}
+		worphan := "1"
+		if parent != nil {
+			worphan = "NOT EXISTS (SELECT 1 FROM main." + QuoteIdent(parent.info.Name) + " p WHERE " + strings.Join(wrefers, " AND ") + ")"
 		}
 		// CROSS JOIN: from the values to the child, not the other way
 		// round (the planner would scan the child for its GROUP BY).
-		err = collect(head+" FROM temp."+QuoteIdent(w)+" w CROSS JOIN main."+QuoteIdent(child.info.Name)+" c ON "+strings.Join(match, " AND ")+" WHERE "+orphan, true)
+		err = collect(head+" FROM temp."+QuoteIdent(w)+" w CROSS JOIN main."+QuoteIdent(child.info.Name)+" c ON "+strings.Join(match, " AND ")+" WHERE "+worphan, true)
 		drop()
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: looking for rows undo put back that refer to nothing: %w", err)
@@ -408,7 +444,7 @@ func (t *tx) columnShape(ctx context.Context, m *tableMeta, cols []string) ([]st
 		var decl string
 		found := false
 		for _, c := range m.info.Columns {
-			if strings.EqualFold(c.Name, col) {
+			if lowerASCII(c.Name) == lowerASCII(col) {
 				decl, found = c.Type, true
 				break
 			}
@@ -430,7 +466,11 @@ func (t *tx) columnShape(ctx context.Context, m *tableMeta, cols []string) ([]st
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: reading the collation of %s.%s: %w", m.info.Name, col, err)
 		}
-		out[i] = affinity(decl) + " COLLATE " + coll
+		aff := affinity(decl)
+		if m.strict && strings.EqualFold(strings.TrimSpace(decl), "ANY") {
+			aff = "BLOB" // ANY in a STRICT table converts nothing
+		}
+		out[i] = aff + " COLLATE " + coll
 	}
 	return out, nil
 }
