@@ -136,11 +136,10 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 				u.rep.Forced++
 			}
 			trOld, trNew = append(trOld, f.Row), append(trNew, im.Before)
-			if wholeRow { // no key to update by: replace one identical row
-				del, delKeys, delBefore = append(del, f.Row), append(delKeys, keys[i]), append(delBefore, f.Row)
-				ins, insImg = append(ins, im.Before), append(insImg, im.Before)
-				continue
-			}
+			// A table without a key too: its key is the whole row, and
+			// Update sets back one of the identical rows in place, so
+			// columns added since keep their values (a delete and insert
+			// would lose them).
 			upd, updKeys, updBefore = append(upd, im.Before), append(updKeys, keys[i]), append(updBefore, f.Row)
 		case OpInsert: // undo: remove the row
 			if f.Count == 0 {

@@ -34,6 +34,7 @@ var contractCases = []contractCase{
 	{"UndoKeepsReferences", testUndoKeepsReferences},
 	{"UndoRefusesOrphans", testUndoRefusesOrphans},
 	{"UndoReferencesInAnyOrder", testUndoReferencesInAnyOrder},
+	{"UndoKeylessKeepsAddedColumn", testUndoKeylessKeepsAddedColumn},
 	{"UndoDryRun", testUndoDryRun},
 	{"UndoScript", testUndoScript},
 	{"UndoScriptKeyless", testUndoScriptKeyless},

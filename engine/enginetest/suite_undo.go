@@ -358,3 +358,21 @@ func testUndoTriggers(t *testing.T, h Harness, nm names) {
 		t.Errorf("an INSERT after undo left %s audit rows, want 4: the trigger must fire once undo is over, and once only", got)
 	}
 }
+
+// testUndoKeylessKeepsAddedColumn undoes an UPDATE of a table without a
+// key after another client added a column and filled it: undo sets the
+// row back in place, so the new column keeps its value (replacing the
+// row would have put its default there).
+func testUndoKeylessKeepsAddedColumn(t *testing.T, h Harness, nm names) {
+	e := newEnv(t, h, nm)
+	tb := nm.tbl("keyless added", "a", "b", "extra")
+	e.exec(tb.sql("CREATE TABLE {t} ({a} integer, {b} text)"))
+	e.exec(tb.sql("INSERT INTO {t} VALUES (1, 'x'), (1, 'x'), (2, 'y')"))
+	e.commit(tb.sql("UPDATE {t} SET {b} = 'z' WHERE {a} = 1"))
+	e.exec(tb.sql("ALTER TABLE {t} ADD COLUMN {extra} text"))
+	e.exec(tb.sql("UPDATE {t} SET {extra} = 'kept'"))
+	if rep := e.undo(engine.UndoOptions{}); !rep.Complete() {
+		t.Fatalf("undo left conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
+	}
+	equal(t, "rows after undo", e.query(tb.sql("SELECT {a}, {b}, {extra} FROM {t} ORDER BY {a}, {b}")), []string{"1|x|kept", "1|x|kept", "2|y|kept"})
+}
