@@ -165,11 +165,30 @@ func (g *scriptGen) entry(w *bufio.Writer, j *journal.Journal, e journal.Entry) 
 			case OpDelete:
 				g.insert(w, t, im.Before, dup)
 			case OpUpdate:
+				// A GENERATED ALWAYS identity column accepts no value in
+				// UPDATE: left out where the statement did not change it,
+				// and where it did, the row is replaced (INSERT can
+				// override it).
 				var set []string
+				replace := false
 				for i, c := range t.Columns {
-					if !c.Generated {
-						set = append(set, sc.QuoteIdent(c.Name)+" = "+sc.Literal(im.Before[i], c))
+					if c.Generated {
+						continue
 					}
+					if c.Identity == "always" {
+						if !RowsEqual(im.Before[i:i+1], im.After[i:i+1]) {
+							replace = true
+						}
+						continue
+					}
+					set = append(set, sc.QuoteIdent(c.Name)+" = "+sc.Literal(im.Before[i], c))
+				}
+				if replace || len(set) == 0 {
+					if replace {
+						fmt.Fprintf(w, "DELETE FROM %s WHERE %s;\n", sc.Table(t), g.current(t, im.After))
+						g.insert(w, t, im.Before, dup)
+					}
+					continue
 				}
 				fmt.Fprintf(w, "UPDATE %s SET %s WHERE %s;\n", sc.Table(t), strings.Join(set, ", "), g.current(t, im.After))
 			case OpInsert:

@@ -201,7 +201,7 @@ func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) erro
 						return err
 					}
 					for _, tf := range fks {
-						if tf.Referenced && !strings.EqualFold(tf.Child.Name, o.Name) {
+						if tf.Referenced && strings.ToLower(tf.Child.Name) != strings.ToLower(o.Name) {
 							u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("the table created by this entry now holds %d rows, and %s refers to it (foreign key %s); it was not dropped, even with force", n, tf.Child, tf.ForeignKey)})
 							return nil
 						}

@@ -307,7 +307,10 @@ func (x *pgTx) Update(ctx context.Context, t engine.TableInfo, keys [][]engine.V
 	var cols, always []int
 	for _, c := range writable(t, nil) {
 		if t.Columns[c].Identity == "always" {
-			if inKey[c] {
+			// In a real key the value is the same before and after; a
+			// table without one has every column in its "key", and the
+			// identity value may differ.
+			if inKey[c] && t.KeyKind != engine.KeyRow {
 				continue
 			}
 			always = append(always, c)

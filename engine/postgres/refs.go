@@ -56,7 +56,9 @@ const qForeignKeys = `WITH RECURSIVE up(oid) AS (
 		f.conrelid IN (SELECT oid FROM rel), f.confrelid IN (SELECT oid FROM rel), f.confmatchtype = 'f',
 		f.conrelid IN (SELECT oid FROM down) AND f.conrelid <> pg_catalog.to_regclass($1)::oid,
 		f.confrelid IN (SELECT oid FROM down) AND f.confrelid <> pg_catalog.to_regclass($1)::oid,
-		EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = f.conrelid AND a.attnum = ANY (f.conkey) AND a.atthasdef)
+		EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
+			WHERE a.attrelid = f.conrelid AND a.attnum = ANY (f.conkey)
+				AND (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' OR ty.typtype = 'd'))
 	FROM pg_catalog.pg_constraint f
 	JOIN pg_catalog.pg_class cc ON cc.oid = f.conrelid
 	JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace

@@ -110,8 +110,29 @@ func (t *tx) ForeignKeys(ctx context.Context, ti engine.TableInfo) ([]engine.Tab
 		}
 		return nil
 	}
+	// The columns as the journal's description of the table spells them
+	// (a column renamed since in case only is the same column).
+	spell := func(cols []string) []string {
+		out := make([]string, len(cols))
+		for i, c := range cols {
+			out[i] = c
+			for _, jc := range ti.Columns {
+				if lowerASCII(jc.Name) == lowerASCII(c) {
+					out[i] = jc.Name
+					break
+				}
+			}
+		}
+		return out
+	}
 	var out []engine.TableForeignKey
 	for _, fk := range fks {
+		if lowerASCII(fk.Child.Name) == lowerASCII(self.info.Name) {
+			fk.ChildCols = spell(fk.ChildCols)
+		}
+		if lowerASCII(fk.Parent.Name) == lowerASCII(self.info.Name) {
+			fk.ParentCols = spell(fk.ParentCols)
+		}
 		if lowerASCII(fk.Child.Name) == lowerASCII(self.info.Name) {
 			if err := virtual(fk.ChildCols); err != nil {
 				return nil, err
