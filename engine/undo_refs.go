@@ -218,6 +218,9 @@ func project(row []Value, cols []int, partial bool) []Value {
 // the row as it was (nil for an insert), now the row as undo leaves it
 // (nil for a delete).
 func (u *undoer) track(ctx context.Context, t TableInfo, old, now [][]Value) error {
+	if len(old) == 0 && len(now) == 0 {
+		return nil
+	}
 	u.written[t.QualifiedName()] = t
 	uses, err := u.fkUses(ctx, t)
 	if err != nil || len(uses) == 0 {
