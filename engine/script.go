@@ -183,11 +183,11 @@ func (g *scriptGen) entry(w *bufio.Writer, j *journal.Journal, e journal.Entry) 
 					}
 					set = append(set, sc.QuoteIdent(c.Name)+" = "+sc.Literal(im.Before[i], c))
 				}
-				if replace || len(set) == 0 {
-					if replace {
-						fmt.Fprintf(w, "DELETE FROM %s WHERE %s;\n", sc.Table(t), g.current(t, im.After))
-						g.insert(w, t, im.Before, dup)
-					}
+				if replace {
+					g.replace(w, t, im.Before, im.After)
+					continue
+				}
+				if len(set) == 0 {
 					continue
 				}
 				fmt.Fprintf(w, "UPDATE %s SET %s WHERE %s;\n", sc.Table(t), strings.Join(set, ", "), g.current(t, im.After))
@@ -223,8 +223,19 @@ func (g *scriptGen) current(t TableInfo, after []Value) string {
 // tables are re-inserted once per script run.
 func (g *scriptGen) insert(w *bufio.Writer, t TableInfo, row []Value, dup map[string]int) {
 	sc := g.sc
-	var cols, vals []string
-	overriding := ""
+	cols, vals, overriding := g.insertParts(t, row)
+	match := rowMatch(sc, t, row, false)
+	guard := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s WHERE %s)", sc.Table(t), match)
+	if t.KeyKind == KeyRow {
+		guard = g.once()
+	}
+	fmt.Fprintf(w, "INSERT INTO %s (%s) %sSELECT %s WHERE %s;\n", sc.Table(t), strings.Join(cols, ", "), overriding, strings.Join(vals, ", "), guard)
+}
+
+// insertParts renders the column list and values of an INSERT of row,
+// with OVERRIDING SYSTEM VALUE where a GENERATED ALWAYS identity column
+// takes one.
+func (g *scriptGen) insertParts(t TableInfo, row []Value) (cols, vals []string, overriding string) {
 	for i, c := range t.Columns {
 		if c.Generated {
 			continue
@@ -232,15 +243,29 @@ func (g *scriptGen) insert(w *bufio.Writer, t TableInfo, row []Value, dup map[st
 		if c.Identity == "always" {
 			overriding = "OVERRIDING SYSTEM VALUE "
 		}
-		cols = append(cols, sc.QuoteIdent(c.Name))
-		vals = append(vals, sc.Literal(row[i], c))
+		cols = append(cols, g.sc.QuoteIdent(c.Name))
+		vals = append(vals, g.sc.Literal(row[i], c))
 	}
-	match := rowMatch(sc, t, row, false)
-	guard := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s WHERE %s)", sc.Table(t), match)
-	if t.KeyKind == KeyRow {
-		guard = g.once()
+	return cols, vals, overriding
+}
+
+// replace sets back a row whose GENERATED ALWAYS identity value the
+// statement changed, which UPDATE cannot write: the row is deleted while
+// it still holds the after-image and its old key is free, and the
+// before-image inserted only if that delete happened (one statement, a
+// data-modifying WITH: only PostgreSQL has such columns). A row changed
+// since, or an old key taken since, leaves both alone; a second run finds
+// no after-image to delete.
+func (g *scriptGen) replace(w *bufio.Writer, t TableInfo, before, after []Value) {
+	sc := g.sc
+	tbl := sc.Table(t)
+	cond := g.current(t, after)
+	if t.KeyKind != KeyRow {
+		cond += fmt.Sprintf(" AND NOT EXISTS (SELECT 1 FROM %s WHERE %s)", tbl, rowMatch(sc, t, before, false))
 	}
-	fmt.Fprintf(w, "INSERT INTO %s (%s) %sSELECT %s WHERE %s;\n", sc.Table(t), strings.Join(cols, ", "), overriding, strings.Join(vals, ", "), guard)
+	cols, vals, overriding := g.insertParts(t, before)
+	fmt.Fprintf(w, "WITH lifebelt_old AS (DELETE FROM %s WHERE %s RETURNING 1) INSERT INTO %s (%s) %sSELECT %s WHERE EXISTS (SELECT 1 FROM lifebelt_old);\n",
+		tbl, cond, tbl, strings.Join(cols, ", "), overriding, strings.Join(vals, ", "))
 }
 
 // rowMatch renders a condition matching the row by its key, or (whole) by

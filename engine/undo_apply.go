@@ -26,7 +26,7 @@ type undoer struct {
 	refOrder []string
 	fkSeen   map[string]bool      // every foreign key looked up
 	written  map[string]TableInfo // tables the undo wrote rows of
-	ddl      map[string]bool      // objects the undo ran DDL on, by lower-case name
+	ddl      map[string]bool      // objects the undo ran DDL on, by ddlKey
 }
 
 func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
@@ -89,7 +89,16 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 // ran on the object may have dropped or re-created tables and their keys.
 func (u *undoer) schemaChanged(schema, name string) {
 	clear(u.fks)
-	u.ddl[strings.ToLower(name)] = true // by name alone: schemas and case are spelt variously
+	u.ddl[ddlKey(schema, name)] = true
+}
+
+// ddlKey names a table for u.ddl: SQLite's tables are "main" in foreign
+// keys and unqualified in the journal, and its names ignore case.
+func ddlKey(schema, name string) string {
+	if schema == "main" {
+		schema = ""
+	}
+	return strings.ToLower(schema + "." + name)
 }
 
 func qname(schema, name string) string { return Name{schema, name}.String() }

@@ -280,7 +280,7 @@ func (u *undoer) checkReferences(ctx context.Context) error {
 	// again, now that it holds them. Tables the undo itself re-created or
 	// dropped have keys of their own making.
 	for name, t := range u.written {
-		if u.ddl[strings.ToLower(t.Name)] {
+		if u.ddl[ddlKey(t.Schema, t.Name)] {
 			continue
 		}
 		fks, err := rc.ForeignKeys(ctx, t)
@@ -288,7 +288,7 @@ func (u *undoer) checkReferences(ctx context.Context) error {
 			return fmt.Errorf("reading the foreign keys of %s: %w", name, err)
 		}
 		for _, tf := range fks {
-			if u.ddl[strings.ToLower(tf.Child.Name)] || u.ddl[strings.ToLower(tf.Parent.Name)] {
+			if u.ddl[ddlKey(tf.Child.Schema, tf.Child.Name)] || u.ddl[ddlKey(tf.Parent.Schema, tf.Parent.Name)] {
 				continue // a key the undo's own DDL brought back or took away
 			}
 			if !u.fkSeen[tf.ID] {

@@ -300,17 +300,19 @@ func (x *pgTx) Update(ctx context.Context, t engine.TableInfo, keys [][]engine.V
 	if err := checkKey(t); err != nil {
 		return err
 	}
-	inKey := map[int]bool{}
-	for _, k := range t.Key {
-		inKey[k] = true
+	keyPos := map[int]int{}
+	for i, k := range t.Key {
+		keyPos[k] = i
 	}
 	var cols, always []int
 	for _, c := range writable(t, nil) {
 		if t.Columns[c].Identity == "always" {
-			// In a real key the value is the same before and after; a
-			// table without one has every column in its "key", and the
-			// identity value may differ.
-			if inKey[c] && t.KeyKind != engine.KeyRow {
+			// A GENERATED ALWAYS column takes a value in UPDATE only while
+			// switched to BY DEFAULT, an ALTER TABLE that locks the table
+			// against readers and needs its owner. In the key (a table
+			// without one has every column there) its value now is known:
+			// the column is left alone where no row changes it.
+			if kp, ok := keyPos[c]; ok && !valueChanges(keys, rows, kp, c) {
 				continue
 			}
 			always = append(always, c)
@@ -351,6 +353,17 @@ func (x *pgTx) Update(ctx context.Context, t engine.TableInfo, keys [][]engine.V
 		}
 	}
 	return x.identityMode(ctx, tbl, t, always, "ALWAYS")
+}
+
+// valueChanges reports whether any row sets column c to a value other
+// than the one its key (position kp) holds now.
+func valueChanges(keys, rows [][]engine.Value, kp, c int) bool {
+	for i := range rows {
+		if kp >= len(keys[i]) || c >= len(rows[i]) || !engine.RowsEqual(keys[i][kp:kp+1], rows[i][c:c+1]) {
+			return true
+		}
+	}
+	return false
 }
 
 func (x *pgTx) identityMode(ctx context.Context, tbl string, t engine.TableInfo, cols []int, mode string) error {
