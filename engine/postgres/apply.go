@@ -315,6 +315,15 @@ func (x *pgTx) Update(ctx context.Context, t engine.TableInfo, keys [][]engine.V
 			if kp, ok := keyPos[c]; ok && !valueChanges(keys, rows, kp, c) {
 				continue
 			}
+			if _, ok := keyPos[c]; !ok {
+				changes, err := x.identityChanges(ctx, t, keys, rows, c)
+				if err != nil {
+					return err
+				}
+				if !changes {
+					continue
+				}
+			}
 			always = append(always, c)
 		}
 		cols = append(cols, c)
@@ -353,6 +362,24 @@ func (x *pgTx) Update(ctx context.Context, t engine.TableInfo, keys [][]engine.V
 		}
 	}
 	return x.identityMode(ctx, tbl, t, always, "ALWAYS")
+}
+
+// identityChanges reports whether any row sets column c, outside the key,
+// to a value other than the one it holds now (read from the table).
+func (x *pgTx) identityChanges(ctx context.Context, t engine.TableInfo, keys, rows [][]engine.Value, c int) (bool, error) {
+	if t.KeyKind == engine.KeyRow {
+		return true, nil // every column is in the key: not reached
+	}
+	nk := len(t.Key)
+	col := t.Columns[c]
+	sql := "SELECT EXISTS (SELECT 1 FROM " + quoteQualified(t.Schema, t.Name) + " AS t JOIN " + unnestFrom(nk, 1, false) +
+		" ON " + keyMatch(t, "t", "k") + " WHERE t." + quoteIdent(col.Name) + " IS DISTINCT FROM CAST(k.v1 AS " + col.Type + "))"
+	var changes bool
+	args := append(columnArgs(keys, seqIndexes(nk)), columnArgs(rows, []int{c})...)
+	if err := x.tx.QueryRow(ctx, sql, args...).Scan(&changes); err != nil {
+		return false, fmt.Errorf("postgres: reading identity column %s of %s: %w", col.Name, t.QualifiedName(), err)
+	}
+	return changes, nil
 }
 
 // valueChanges reports whether any row sets column c to a value other
