@@ -225,19 +225,8 @@ func (g *scriptGen) current(t TableInfo, after []Value) string {
 // tables are re-inserted once per script run.
 func (g *scriptGen) insert(w *bufio.Writer, t TableInfo, row []Value, dup map[string]int) {
 	sc := g.sc
-	cols, vals, overriding := g.insertParts(t, row)
-	match := rowMatch(sc, t, row, false)
-	guard := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s WHERE %s)", sc.Table(t), match)
-	if t.KeyKind == KeyRow {
-		guard = g.once()
-	}
-	fmt.Fprintf(w, "INSERT INTO %s (%s) %sSELECT %s WHERE %s;\n", sc.Table(t), strings.Join(cols, ", "), overriding, strings.Join(vals, ", "), guard)
-}
-
-// insertParts renders the column list and values of an INSERT of row,
-// with OVERRIDING SYSTEM VALUE where a GENERATED ALWAYS identity column
-// takes one.
-func (g *scriptGen) insertParts(t TableInfo, row []Value) (cols, vals []string, overriding string) {
+	var cols, vals []string
+	overriding := ""
 	for i, c := range t.Columns {
 		if c.Generated {
 			continue
@@ -245,10 +234,15 @@ func (g *scriptGen) insertParts(t TableInfo, row []Value) (cols, vals []string, 
 		if c.Identity == "always" {
 			overriding = "OVERRIDING SYSTEM VALUE "
 		}
-		cols = append(cols, g.sc.QuoteIdent(c.Name))
-		vals = append(vals, g.sc.Literal(row[i], c))
+		cols = append(cols, sc.QuoteIdent(c.Name))
+		vals = append(vals, sc.Literal(row[i], c))
 	}
-	return cols, vals, overriding
+	match := rowMatch(sc, t, row, false)
+	guard := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s WHERE %s)", sc.Table(t), match)
+	if t.KeyKind == KeyRow {
+		guard = g.once()
+	}
+	fmt.Fprintf(w, "INSERT INTO %s (%s) %sSELECT %s WHERE %s;\n", sc.Table(t), strings.Join(cols, ", "), overriding, strings.Join(vals, ", "), guard)
 }
 
 // rowMatch renders a condition matching the row by its key, or (whole) by
