@@ -9,6 +9,10 @@ type (
 	Column     = journal.Column
 	TableInfo  = journal.Table
 	Definition = journal.Definition
+	// Revert is how to turn an altered table back (see journal.Revert).
+	Revert = journal.Revert
+	// RevertCheck counts rows a Revert would destroy.
+	RevertCheck = journal.RevertCheck
 	// ObjectImage is the definition of an object a DDL statement affects.
 	ObjectImage = journal.Object
 )

@@ -152,6 +152,11 @@ func (g *scriptGen) entry(w *bufio.Writer, j *journal.Journal, e journal.Entry) 
 				restored[o.Table] = true
 			}
 			fmt.Fprintf(w, "-- NOT UNDONE: ALTER of %s %s; its earlier definition:\n%s\n", o.Kind, qname(o.Schema, o.Name), commentOut(defText(o.Before)))
+			if o.After != nil && o.After.Revert != nil {
+				// Not idempotent (SQLite has no conditional DDL), so only
+				// shown: lifebelt undo checks the definition first.
+				fmt.Fprintf(w, "-- lifebelt undo reverts it, while the table still has its later definition, with:\n%s\n", commentOut(strings.Join(o.After.Revert.Statements, ";\n")+";"))
+			}
 		}
 	}
 	dup := map[string]int{}

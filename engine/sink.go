@@ -41,7 +41,9 @@ type imageRec struct {
 const sinkBatch = 256
 
 func (s *journalSink) Table(t TableInfo) (int64, error) {
-	sig := fmt.Sprintf("%q.%q/%d/%d/%s", t.Schema, t.Name, t.Level, len(t.Columns), t.KeyKind)
+	// The whole description: an undo of several entries meets a table
+	// under one name with other columns (renamed, added) in each.
+	sig := fmt.Sprintf("%q.%q/%d/%#v/%v/%s", t.Schema, t.Name, t.Level, t.Columns, t.Key, t.KeyKind)
 	if id, ok := s.tables[sig]; ok {
 		return id, nil
 	}
@@ -199,6 +201,20 @@ func (s *journalSink) Object(o ObjectImage) error {
 		return err
 	}
 	return nil
+}
+
+// imagesWritten is how many images the entry has, once every image sent
+// so far is written.
+func (s *journalSink) imagesWritten() (int64, error) {
+	if err := s.barrier(); err != nil {
+		return 0, err
+	}
+	n, err := s.w.ImageCount(s.seq)
+	if err != nil {
+		s.fail(err)
+		return 0, s.err
+	}
+	return n, nil
 }
 
 func (s *journalSink) Warn(msg string) { s.warnings = append(s.warnings, msg) }

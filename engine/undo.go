@@ -52,6 +52,16 @@ type RowCounter interface {
 	CountRows(ctx context.Context, schema, name string) (int64, error)
 }
 
+// Reverter is an optional Applier capability for undoing ALTER TABLE
+// (definitions that carry a Revert).
+type Reverter interface {
+	// DefinitionMatches reports whether the table exists and has the
+	// definition want, sequence positions aside.
+	DefinitionMatches(ctx context.Context, schema, name string, want *Definition) (found, same bool, err error)
+	// Count runs a query of a RevertCheck, which returns one count.
+	Count(ctx context.Context, query string) (int64, error)
+}
+
 // undoBatch is how many images undo applies at a time (fewer round trips
 // per row), undoBatchBytes how many bytes of row values at most.
 const (

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"lifebelt/journal"
@@ -46,7 +48,15 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 	// Dropped objects come back first (tables before their dependents,
 	// as captured), with their rows; their rows skip the generic path.
 	restored := map[int64]bool{}
+	// An undo entry's reverts of ALTER ran between its row changes; undoing
+	// it runs them again at the same point (Revert.At), among the rows.
+	var marks []rowMark
 	for _, o := range objs {
+		if e.Kind == "undo" && o.Action == ActionAlter && o.After != nil && o.After.Revert != nil {
+			o := o
+			marks = append(marks, rowMark{at: o.After.Revert.At, fn: func() error { return u.revert(ctx, e.Seq, o) }})
+			continue
+		}
 		switch o.Action {
 		case ActionDrop:
 			if err := u.recreate(ctx, e.Seq, o); err != nil {
@@ -68,10 +78,15 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 			if o.Table != 0 { // values the ALTER destroyed, kept for people, not rows to re-insert
 				restored[o.Table] = true
 			}
-			u.rep.Skipped = append(u.rep.Skipped, fmt.Sprintf("entry %d altered %s %s; ALTER is not undone automatically (its definition before the change is in the journal; revert to a snapshot or restore it by hand)", e.Seq, o.Kind, qname(o.Schema, o.Name)))
+			if err := u.revert(ctx, e.Seq, o); err != nil {
+				return err
+			}
 		}
 	}
-	if err := u.rows(ctx, e.Seq, restored); err != nil {
+	// Newest first: the last revert run is undone first.
+	slices.Reverse(marks)
+	slices.SortStableFunc(marks, func(a, b rowMark) int { return cmp.Compare(b.at, a.at) })
+	if err := u.rows(ctx, e.Seq, restored, marks); err != nil {
 		return err
 	}
 	// Created objects go last, newest first.
@@ -82,6 +97,76 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 			}
 		}
 	}
+	return nil
+}
+
+// revert undoes an ALTER of a table with the Revert recorded on its
+// definition after the change: only while the table still has exactly
+// that definition (anything else changed it since: a conflict), and only
+// when the checks find no values the revert would destroy (a conflict
+// unless forced).
+func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
+	var r *Revert
+	if o.After != nil {
+		r = o.After.Revert
+	}
+	rv, ok := u.ap.(Reverter)
+	if r == nil || !ok || o.Before == nil {
+		how := "its definition before the change is in the journal; revert to a snapshot or restore it by hand"
+		if o.Table != 0 {
+			how = "its definition and the rows it rewrote are in the journal; revert to a snapshot or restore them by hand"
+		}
+		u.rep.Skipped = append(u.rep.Skipped, fmt.Sprintf("entry %d altered %s %s in a way Lifebelt does not undo automatically (%s)", seq, o.Kind, qname(o.Schema, o.Name), how))
+		return nil
+	}
+	name := qname(r.Schema, r.Name)
+	found, same, err := rv.DefinitionMatches(ctx, r.Schema, r.Name, o.After)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !found:
+		u.conflict(Conflict{Table: name, Reason: "the altered table is gone; its ALTER was not undone"})
+		return nil
+	case !same:
+		u.conflict(Conflict{Table: name, Reason: "the table's definition changed since the ALTER (a later change by someone else, or an entry not undone); the ALTER was not undone"})
+		return nil
+	}
+	for _, c := range r.Checks {
+		n, err := rv.Count(ctx, c.Query)
+		if err != nil {
+			return fmt.Errorf("checking %s before undoing its ALTER: %w", name, err)
+		}
+		if n == 0 {
+			continue
+		}
+		if !u.opt.Force {
+			u.conflict(Conflict{Table: name, Reason: fmt.Sprintf(c.Reason, n) + "; the ALTER was not undone"})
+			return nil
+		}
+		u.rep.Forced += int(n)
+	}
+	if err := u.ap.ExecDDL(ctx, r.Statements); err != nil {
+		return fmt.Errorf("undoing the ALTER of %s: %w", name, err)
+	}
+	u.schemaChanged(r.Schema, r.Name)
+	u.schemaChanged(o.Schema, o.Name)
+	if found, same, err := rv.DefinitionMatches(ctx, o.Schema, o.Name, o.Before); err != nil {
+		return err
+	} else if !found || !same {
+		u.rep.Notes = append(u.rep.Notes, fmt.Sprintf("entry %d: after undoing its ALTER, %s does not have exactly the definition recorded before the ALTER; compare them with lifebelt journal show", seq, qname(o.Schema, o.Name)))
+	}
+	// Journaled the other way round: undoing this undo re-applies the
+	// change through the Revert on o.Before, at this point of its rows.
+	after := *o.Before
+	if after.Revert != nil {
+		redo := *after.Revert
+		if redo.At, err = u.sink.imagesWritten(); err != nil {
+			return err
+		}
+		after.Revert = &redo
+	}
+	u.object(ObjectImage{Kind: o.Kind, Schema: r.Schema, Name: r.Name, Action: ActionAlter, Before: o.After, After: &after})
 	return nil
 }
 

@@ -17,12 +17,35 @@ type rowBatch struct {
 	bytes int // of the row values in imgs
 }
 
-// rows undoes the row images of an entry, newest first, in batches.
-func (u *undoer) rows(ctx context.Context, seq int64, skip map[int64]bool) error {
+// rowMark is something to run among an entry's rows: once the images
+// after the first at of them are undone.
+type rowMark struct {
+	at int64
+	fn func() error
+}
+
+// rows undoes the row images of an entry, newest first, in batches, and
+// runs each mark (ordered by at, descending) at its point.
+func (u *undoer) rows(ctx context.Context, seq int64, skip map[int64]bool, marks []rowMark) error {
 	b := &rowBatch{keys: map[string]bool{}}
 	var keyBuf []byte
+	runMarks := func(ord int64) error {
+		for len(marks) > 0 && ord <= marks[0].at {
+			if err := u.flush(ctx, b); err != nil {
+				return err
+			}
+			if err := marks[0].fn(); err != nil {
+				return err
+			}
+			marks = marks[1:]
+		}
+		return nil
+	}
 	err := u.s.j.ImageChunks(seq, true, undoBatch, func(imgs []journal.Image) error {
 		for _, im := range imgs {
+			if err := runMarks(im.Ord); err != nil {
+				return err
+			}
 			if skip[im.Table] {
 				continue
 			}
@@ -43,7 +66,10 @@ func (u *undoer) rows(ctx context.Context, seq int64, skip map[int64]bool) error
 	if err != nil {
 		return err
 	}
-	return u.flush(ctx, b)
+	if err := u.flush(ctx, b); err != nil {
+		return err
+	}
+	return runMarks(0)
 }
 
 // valueBytes is the size of a row's text and byte values.

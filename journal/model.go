@@ -73,6 +73,35 @@ type Definition struct {
 	Drop []string `json:"drop,omitempty"`
 	// Text is the human-readable full definition shown in reviews.
 	Text string `json:"text,omitempty"`
+	// Revert, on a definition of an altered table, turns the table as this
+	// definition describes it into the object's other definition (After
+	// into Before: undo; Before into After: undo of that undo). Nil when
+	// the change cannot be reverted automatically.
+	Revert *Revert `json:"revert,omitempty"`
+}
+
+// Revert is how to turn an altered table back. It applies only while the
+// table named Schema.Name still has the definition it is attached to.
+type Revert struct {
+	Schema string `json:"schema,omitempty"`
+	Name   string `json:"name"`
+	// Statements run in order.
+	Statements []string `json:"statements"`
+	// Checks must each count no rows first: rows whose values the
+	// statements would destroy (values in a column they drop that differ
+	// from what the change put there).
+	Checks []RevertCheck `json:"checks,omitempty"`
+	// At, in an undo entry, is how many of the entry's images the undo
+	// had written when it ran the revert this one reverses: undoing the
+	// undo runs it between those images and the later ones.
+	At int64 `json:"at,omitempty"`
+}
+
+// RevertCheck is a query returning one count, and what a non-zero count
+// means, with %d for the count.
+type RevertCheck struct {
+	Query  string `json:"query"`
+	Reason string `json:"reason"`
 }
 
 // Object is the definition of an object a DDL statement affects.

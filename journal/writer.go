@@ -361,6 +361,14 @@ func (w *Writer) flush() error {
 	return nil
 }
 
+// ImageCount is how many images entry seq has so far.
+func (w *Writer) ImageCount(seq int64) (int64, error) {
+	if err := w.usable(seq); err != nil {
+		return 0, err
+	}
+	return w.ord, nil
+}
+
 // AddObject records the definition of an object a DDL statement affects.
 // o.Table is 0 or a table id added for the same entry.
 func (w *Writer) AddObject(seq int64, o Object) error {

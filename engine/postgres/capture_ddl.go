@@ -34,7 +34,7 @@ func (e *execution) ddl(ctx context.Context, n *pg_query.Node, c engine.Statemen
 		return e.create(ctx, n, ref, c.OrReplace)
 	}
 	if before, after, ok := alteredObject(n); ok {
-		return e.alter(ctx, before, after)
+		return e.alter(ctx, before, after, n)
 	}
 	return e.unguarded(ctx, fmt.Sprintf("%s %s is not imaged", c.Verb, strings.TrimSpace(c.Object)))
 }
@@ -273,8 +273,13 @@ func alteredObject(n *pg_query.Node) (before, after objRef, ok bool) {
 			return before, after, false
 		}
 		kind, ok := relKind(s.RenameType)
-		if s.RenameType == pg_query.ObjectType_OBJECT_COLUMN || s.RenameType == pg_query.ObjectType_OBJECT_TABCONSTRAINT {
+		switch s.RenameType {
+		case pg_query.ObjectType_OBJECT_COLUMN:
 			kind, ok = relKind(s.RelationType)
+		case pg_query.ObjectType_OBJECT_TABCONSTRAINT:
+			// The parser leaves RelationType unset: ALTER TABLE ...
+			// RENAME CONSTRAINT (a domain's has no Relation).
+			kind, ok = "TABLE", true
 		}
 		if !ok {
 			return before, after, false
@@ -306,8 +311,9 @@ func alteredObject(n *pg_query.Node) (before, after objRef, ok bool) {
 	return before, after, false
 }
 
-// alter records an object's definition before and after a change.
-func (e *execution) alter(ctx context.Context, bref, aref objRef) (engine.Result, error) {
+// alter records an object's definition before and after a change; n is
+// the statement, when it may be one undo can revert (a rename).
+func (e *execution) alter(ctx context.Context, bref, aref objRef, n *pg_query.Node) (engine.Result, error) {
 	e.x.snapshot = true
 	if bref.Name.Schema == "" {
 		// Pin the schema: after a rename, search_path might find another
@@ -335,6 +341,13 @@ func (e *execution) alter(ctx context.Context, bref, aref objRef) (engine.Result
 	}
 	if !found {
 		return engine.Result{}, fmt.Errorf("postgres: %s %s cannot be found after the change to record its definition", aref.Kind, aref.Name)
+	}
+	if bref.Kind == "TABLE" && n.GetRenameStmt() != nil && bref.Name.Schema != "" {
+		if _, _, _, relkind, ok, err := resolveRelation(ctx, e.x.tx, aref.Name); err != nil {
+			return engine.Result{}, err
+		} else if ok && (relkind == 'r' || relkind == 'p') {
+			renameReverts(n.GetRenameStmt(), bref.Name.Schema, before, after)
+		}
 	}
 	img := engine.ObjectImage{Kind: bref.Kind, Schema: bref.Name.Schema, Name: bref.Name.Name, Action: engine.ActionAlter, Before: before, After: after}
 	return res, e.object(ctx, img, bref)

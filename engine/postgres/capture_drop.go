@@ -281,7 +281,7 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 	case pg_query.ObjectType_OBJECT_TABLE:
 	case pg_query.ObjectType_OBJECT_VIEW, pg_query.ObjectType_OBJECT_MATVIEW, pg_query.ObjectType_OBJECT_INDEX, pg_query.ObjectType_OBJECT_SEQUENCE:
 		ref := objRef{Kind: objectTypeName(s.Objtype), Name: rangeVarName(s.Relation)}
-		return e.alter(ctx, ref, ref)
+		return e.alter(ctx, ref, ref, nil)
 	default:
 		return e.unguarded(ctx, fmt.Sprintf("ALTER %s is not imaged", c.Object))
 	}
@@ -332,6 +332,13 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 			return engine.Result{}, err
 		}
 	}
+	var prior []string
+	adds := onlyAddsColumns(s)
+	if adds {
+		if prior, err = columnNames(ctx, e.x.tx, oid); err != nil {
+			return engine.Result{}, err
+		}
+	}
 	res, err := e.ddlRun(ctx)
 	if err != nil {
 		return engine.Result{}, err
@@ -339,13 +346,24 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 	if img.After, err = tableDefinition(ctx, e.x.tx, oid); err != nil {
 		return engine.Result{}, err
 	}
+	if adds {
+		cols, err := columnNames(ctx, e.x.tx, oid)
+		if err != nil {
+			return engine.Result{}, err
+		}
+		if err := addColumnReverts(ctx, e.x.tx, s, oid, rel.info.Schema, rel.info.Name, prior, cols, img.Before, img.After); err != nil {
+			return engine.Result{}, err
+		}
+	}
 	if err := e.sink.Object(img); err != nil {
 		return engine.Result{}, fmt.Errorf("postgres: journaling the definition of table %s: %w", rel.info.QualifiedName(), err)
 	}
-	msg := fmt.Sprintf("ALTER TABLE %s: its definition before and after was recorded; only some changes can be undone automatically", rel.info.QualifiedName())
-	if destroys {
-		msg += " (its rows were imaged because the change drops or rewrites column values)"
+	if img.After.Revert == nil {
+		msg := fmt.Sprintf("ALTER TABLE %s: its definition before and after was recorded; Lifebelt does not undo this change automatically", rel.info.QualifiedName())
+		if destroys {
+			msg += " (its rows were imaged because the change drops or rewrites column values)"
+		}
+		e.sink.Warn(msg)
 	}
-	e.sink.Warn(msg)
 	return res, nil
 }

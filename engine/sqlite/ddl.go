@@ -9,13 +9,6 @@ import (
 	"lifebelt/engine"
 )
 
-// imageDropColumnRows would image every row before ALTER TABLE ... DROP
-// COLUMN (the column's data is gone afterwards) under the alter object's
-// Table handle. It is off because the engine does not undo ALTER and would
-// treat those images as deleted rows to re-insert into the altered table,
-// whose column no longer exists, failing the whole undo.
-const imageDropColumnRows = false
-
 // change runs a statement that changes the database: objects it drops or
 // alters are imaged (definitions and, where data would be lost, rows)
 // before it runs; row changes are imaged by the pre-update hook while it
@@ -83,7 +76,9 @@ func (t *tx) change(ctx context.Context, s *cstmt, text string, p *plan, sink en
 		}
 		obj := engine.ObjectImage{Kind: "TABLE", Name: m.info.Name, Action: engine.ActionAlter, Before: &before}
 		action, newName := alterAction(text)
-		if action == "DROP COLUMN" && imageDropColumnRows {
+		if action == "DROP COLUMN" {
+			// The column's values are gone afterwards: every row is imaged,
+			// for people (undo does not put the column back).
 			if obj.Table, err = t.imageAllRows(ctx, m, sink); err != nil {
 				return engine.Result{}, err
 			}
@@ -106,6 +101,9 @@ func (t *tx) change(ctx context.Context, s *cstmt, text string, p *plan, sink en
 				return err
 			}
 			obj.After = &def
+			if err := t.alterReverts(ctx, action, m, nm, obj.Before, obj.After); err != nil {
+				return err
+			}
 			return sink.Object(obj)
 		})
 	}

@@ -146,11 +146,14 @@ func TestDropAndCreateObjects(t *testing.T) {
 func TestAlterTable(t *testing.T) {
 	_, x := session(t, `CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b TEXT); CREATE INDEX t_a ON t(a);
 		INSERT INTO t VALUES (1, 'x', 'y');`)
-	for _, tc := range []struct{ sql, name, after string }{
-		{"ALTER TABLE t ADD COLUMN c DEFAULT 5", "t", "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b TEXT, c DEFAULT 5)"},
-		{"ALTER TABLE t RENAME COLUMN b TO bee", "t", `CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, bee TEXT, c DEFAULT 5)`},
-		{"ALTER TABLE t DROP COLUMN bee", "t", "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, c DEFAULT 5)"},
-		{`ALTER TABLE t RENAME TO "t 2"`, "t", `CREATE TABLE "t 2"(id INTEGER PRIMARY KEY, a TEXT, c DEFAULT 5)`},
+	for _, tc := range []struct{ sql, name, after, revert, redo string }{
+		{"ALTER TABLE t ADD COLUMN c DEFAULT 5", "t", "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b TEXT, c DEFAULT 5)",
+			`ALTER TABLE main."t" DROP COLUMN "c"`, `ALTER TABLE main."t" ADD COLUMN c DEFAULT 5`},
+		{"ALTER TABLE t RENAME COLUMN b TO bee", "t", `CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, bee TEXT, c DEFAULT 5)`,
+			`ALTER TABLE main."t" RENAME COLUMN "bee" TO "b"`, `ALTER TABLE main."t" RENAME COLUMN "b" TO "bee"`},
+		{"ALTER TABLE t DROP COLUMN bee", "t", "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, c DEFAULT 5)", "", ""},
+		{`ALTER TABLE t RENAME TO "t 2"`, "t", `CREATE TABLE "t 2"(id INTEGER PRIMARY KEY, a TEXT, c DEFAULT 5)`,
+			`ALTER TABLE main."t 2" RENAME TO "t"`, `ALTER TABLE main."t" RENAME TO "t 2"`},
 	} {
 		_, s := run(t, x, tc.sql)
 		if len(s.objects) != 1 {
@@ -164,8 +167,19 @@ func TestAlterTable(t *testing.T) {
 		if !slices.Equal(o.Before.PostData, []string{"CREATE INDEX t_a ON t(a)"}) {
 			t.Errorf("%s: Before.PostData %q", tc.sql, o.Before.PostData)
 		}
-		if len(s.rows) != 0 {
-			t.Errorf("%s: rows %v", tc.sql, s.rows)
+		// DROP COLUMN images every row: the column's values are gone.
+		if wantRows := tc.revert == ""; (len(s.rows) == 1) != wantRows || (wantRows && o.Table == 0) {
+			t.Errorf("%s: rows %v, table %d", tc.sql, s.rows, o.Table)
+		}
+		var revert, redo string
+		if o.After.Revert != nil {
+			revert = strings.Join(o.After.Revert.Statements, "; ")
+		}
+		if o.Before.Revert != nil {
+			redo = strings.Join(o.Before.Revert.Statements, "; ")
+		}
+		if revert != tc.revert || redo != tc.redo {
+			t.Errorf("%s: revert %q and redo %q, want %q and %q", tc.sql, revert, redo, tc.revert, tc.redo)
 		}
 	}
 }

@@ -1,0 +1,146 @@
+package enginetest
+
+import (
+	"strings"
+	"testing"
+
+	"lifebelt/engine"
+)
+
+// testUndoAlter: added columns, renamed columns and renamed tables are
+// undone (newest first, after the rows a later entry wrote into the new
+// column), and the undo can itself be undone, and that undo too.
+func testUndoAlter(t *testing.T, h Harness, nm names) {
+	e := newEnv(t, h, nm)
+	tb := nm.tbl("alt", "id", "v", "n", "extra", "w")
+	t2 := nm.tbl("alt2", "id", "v", "n", "extra", "w")
+	e.exec(tb.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {v} text NOT NULL DEFAULT 'x', {n} integer)"))
+	e.exec(tb.sql("CREATE INDEX " + quote(nm.table("alt_n")) + " ON {t} ({n})"))
+	e.exec(tb.sql("INSERT INTO {t} VALUES (1, 'a', 10), (2, 'b', NULL), (3, 'it''s', 30)"))
+	cat0, rows0 := e.catalog(tb), e.dump(tb)
+
+	CommitAll(t, e.s,
+		tb.sql("ALTER TABLE {t} ADD COLUMN {extra} integer DEFAULT 7"),
+		tb.sql("ALTER TABLE {t} RENAME COLUMN {v} TO {w}"),
+		tb.sql("ALTER TABLE {t} RENAME TO ")+quote(t2.name),
+		t2.sql("UPDATE {t} SET {extra} = 8 WHERE {id} = 1"))
+	if c := e.catalog(tb); len(c) != 0 {
+		t.Fatalf("the table still has its old name after RENAME TO: %v", c)
+	}
+	cat1, rows1 := e.catalog(t2), e.dump(t2)
+	if len(cat1) == 0 || len(rows1) != 3 {
+		t.Fatalf("after the ALTERs: catalog %v, rows %v", cat1, rows1)
+	}
+
+	rep := e.undo(engine.UndoOptions{})
+	if !rep.Complete() {
+		t.Fatalf("undo incomplete: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
+	}
+	equal(t, "definition after undoing the ALTERs", e.catalog(tb), cat0)
+	equal(t, "rows after undoing the ALTERs", e.dump(tb), rows0)
+	if c := e.catalog(t2); len(c) != 0 {
+		t.Errorf("the renamed table is still there after undo: %v", c)
+	}
+	for _, n := range rep.Notes {
+		if strings.Contains(n, "does not have exactly the definition") {
+			t.Errorf("undo notes a definition it did not restore exactly: %s", n)
+		}
+	}
+
+	// Undoing the undo re-applies every change; undoing that undo
+	// reverts them again.
+	rep2 := e.undo(engine.UndoOptions{Entries: []int64{rep.Seq}})
+	if !rep2.Complete() {
+		t.Fatalf("undoing the undo is incomplete: conflicts %v, skipped %v", rep2.Conflicts, rep2.Skipped)
+	}
+	equal(t, "definition after undoing the undo", e.catalog(t2), cat1)
+	equal(t, "rows after undoing the undo", e.dump(t2), rows1)
+	rep3 := e.undo(engine.UndoOptions{Entries: []int64{rep2.Seq}})
+	if !rep3.Complete() {
+		t.Fatalf("undoing the undo of the undo is incomplete: conflicts %v, skipped %v", rep3.Conflicts, rep3.Skipped)
+	}
+	equal(t, "definition after undoing three times", e.catalog(tb), cat0)
+	equal(t, "rows after undoing three times", e.dump(tb), rows0)
+}
+
+// testUndoAlterConflicts: an ALTER is not undone when the table changed
+// since (another definition), or when dropping an added column would lose
+// values someone else wrote into it; Force drops it anyway.
+func testUndoAlterConflicts(t *testing.T, h Harness, nm names) {
+	e := newEnv(t, h, nm)
+	tb := nm.tbl("altc", "id", "v", "extra", "w")
+	e.exec(tb.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {v} text)"))
+	e.exec(tb.sql("INSERT INTO {t} VALUES (1, 'a'), (2, 'b')"))
+	cat0, rows0 := e.catalog(tb), e.dump(tb)
+
+	seqs := CommitAll(t, e.s, tb.sql("ALTER TABLE {t} ADD COLUMN {extra} integer"))
+	e.exec(tb.sql("UPDATE {t} SET {extra} = 5 WHERE {id} = 1")) // someone else
+	cat1 := e.catalog(tb)
+	rep := e.undo(engine.UndoOptions{Entries: seqs, DryRun: true})
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "1 row(s)") || !strings.Contains(rep.Conflicts[0].Reason, "dropping the column would lose them") {
+		t.Fatalf("undo of ADD COLUMN with a value written since: conflicts %+v, want one about 1 row", rep.Conflicts)
+	}
+	equal(t, "definition after the refused undo", e.catalog(tb), cat1)
+	rep = e.undo(engine.UndoOptions{Entries: seqs, Force: true})
+	if len(rep.Conflicts) != 0 || rep.Forced != 1 {
+		t.Fatalf("forced undo of ADD COLUMN: conflicts %+v, forced %d, want none and 1", rep.Conflicts, rep.Forced)
+	}
+	equal(t, "definition after the forced undo", e.catalog(tb), cat0)
+	equal(t, "rows after the forced undo", e.dump(tb), rows0)
+
+	// A definition changed since, by someone else: not undone, even forced.
+	seqs = CommitAll(t, e.s, tb.sql("ALTER TABLE {t} RENAME COLUMN {v} TO {w}"))
+	e.exec(tb.sql("CREATE INDEX " + quote(nm.table("altc_w")) + " ON {t} ({w})"))
+	cat2 := e.catalog(tb)
+	for _, force := range []bool{false, true} {
+		rep = e.undo(engine.UndoOptions{Entries: seqs, Force: force, DryRun: true})
+		if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "definition changed") {
+			t.Fatalf("undo (force %v) of a rename on a table changed since: conflicts %+v, want one about its definition", force, rep.Conflicts)
+		}
+		equal(t, "definition after the refused undo of the rename", e.catalog(tb), cat2)
+	}
+	// Once the other change is gone, the rename is undone.
+	e.exec("DROP INDEX " + quote(nm.table("altc_w")))
+	rep = e.undo(engine.UndoOptions{Entries: seqs})
+	if !rep.Complete() {
+		t.Fatalf("undo of the rename: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
+	}
+	equal(t, "definition after undoing the rename", e.catalog(tb), cat0)
+}
+
+// testUndoAlterInterleaved: row changes before, between and after ALTERs
+// of their table. Undo runs each revert at its point among the rows, and
+// undoing that undo does too (an undo entry records where its reverts ran).
+func testUndoAlterInterleaved(t *testing.T, h Harness, nm names) {
+	e := newEnv(t, h, nm)
+	tb := nm.tbl("alti", "id", "v", "w", "extra")
+	e.exec(tb.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {v} text)"))
+	e.exec(tb.sql("INSERT INTO {t} VALUES (1, 'a'), (2, 'b'), (3, 'c')"))
+	cat0, rows0 := e.catalog(tb), e.dump(tb)
+	CommitAll(t, e.s,
+		tb.sql("UPDATE {t} SET {v} = 'u' WHERE {id} = 1"),
+		tb.sql("ALTER TABLE {t} RENAME COLUMN {v} TO {w}"),
+		tb.sql("UPDATE {t} SET {w} = 'z' WHERE {id} = 2; DELETE FROM {t} WHERE {id} = 3"),
+		tb.sql("ALTER TABLE {t} ADD COLUMN {extra} integer"),
+		tb.sql("UPDATE {t} SET {extra} = 1 WHERE {id} = 1; INSERT INTO {t} VALUES (4, 'd', 4)"))
+	cat1, rows1 := e.catalog(tb), e.dump(tb)
+
+	rep := e.undo(engine.UndoOptions{})
+	if !rep.Complete() {
+		t.Fatalf("undo incomplete: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
+	}
+	equal(t, "definition after undo", e.catalog(tb), cat0)
+	equal(t, "rows after undo", e.dump(tb), rows0)
+	rep2 := e.undo(engine.UndoOptions{Entries: []int64{rep.Seq}})
+	if !rep2.Complete() {
+		t.Fatalf("undoing the undo is incomplete: conflicts %v, skipped %v", rep2.Conflicts, rep2.Skipped)
+	}
+	equal(t, "definition after undoing the undo", e.catalog(tb), cat1)
+	equal(t, "rows after undoing the undo", e.dump(tb), rows1)
+	rep3 := e.undo(engine.UndoOptions{Entries: []int64{rep2.Seq}})
+	if !rep3.Complete() {
+		t.Fatalf("third undo incomplete: conflicts %v, skipped %v", rep3.Conflicts, rep3.Skipped)
+	}
+	equal(t, "definition after the third undo", e.catalog(tb), cat0)
+	equal(t, "rows after the third undo", e.dump(tb), rows0)
+}
