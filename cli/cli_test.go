@@ -194,6 +194,42 @@ func TestUndoConflictExits3AndKeepsOthersChange(t *testing.T) {
 	}
 }
 
+// TestUndoAlter: journal show says how undo reverts an added column;
+// undo refuses while a row holds a value someone wrote into it (exit 3),
+// and drops it with --force.
+func TestUndoAlter(t *testing.T) {
+	db := newDB(t)
+	r := run(t, "exec", "--target", "sqlite:"+db, "-c", "ALTER TABLE items ADD COLUMN note TEXT")
+	if r.code != 0 {
+		t.Fatalf("exec: %s", r.stderr)
+	}
+	j := journalOf(t, r.stdout)
+	r = run(t, "journal", "show", j, "--entry", "1")
+	if !strings.Contains(r.stdout, "undo reverts it, while the table has the definition after, with:\n    ALTER TABLE main.\"items\" DROP COLUMN \"note\";") {
+		t.Errorf("journal show --entry 1:\n%s", r.stdout)
+	}
+	other, err := sql.Open("sqlite3", "file:"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec("UPDATE items SET note = 'keep me' WHERE id = 2"); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, "undo", j, "--dry-run")
+	if r.code != ExitConflicts || !strings.Contains(r.stdout, "conflict: entry 1, items: 1 row(s) of items hold values in column note, which the ALTER added empty: dropping the column would lose them; the ALTER was not undone") {
+		t.Fatalf("undo exit %d, want %d:\n%s%s", r.code, ExitConflicts, r.stdout, r.stderr)
+	}
+	r = run(t, "undo", j, "--force")
+	if r.code != 0 {
+		t.Fatalf("undo --force exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var n int
+	if err := other.QueryRow("SELECT count(*) FROM pragma_table_info('items') WHERE name = 'note'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("the column is still there after undo --force (%d, %v)", n, err)
+	}
+}
+
 // TestUndoRefusedForReferences: undoing an INSERT whose row another
 // client has since given a child would delete the child (ON DELETE
 // CASCADE) or leave it referring to nothing; the undo is refused, the

@@ -105,7 +105,11 @@ func printResults(w io.Writer, p *engine.Pending) {
 		}
 	}
 	for _, t := range p.Impact {
-		fmt.Fprintf(w, "    %s: %d inserted, %d updated, %d deleted\n", t.Table, t.Inserted, t.Updated, t.Deleted)
+		fmt.Fprintf(w, "    %s: %d inserted, %d updated, %d deleted", t.Table, t.Inserted, t.Updated, t.Deleted)
+		if t.Rewritten > 0 {
+			fmt.Fprintf(w, ", %d rewritten by ALTER (imaged)", t.Rewritten)
+		}
+		fmt.Fprintln(w)
 	}
 }
 

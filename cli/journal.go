@@ -169,6 +169,13 @@ func showEntry(w io.Writer, j *journal.Journal, seq int64) error {
 		if o.After != nil {
 			fmt.Fprintf(w, "  definition after:\n%s\n", indent(defText(o.After)))
 		}
+		if o.Action == journal.ActionAlter {
+			if o.After != nil && o.After.Revert != nil {
+				fmt.Fprintf(w, "  undo reverts it, while the table has the definition after, with:\n%s\n", indent(strings.Join(o.After.Revert.Statements, ";\n")+";"))
+			} else {
+				fmt.Fprintf(w, "  undo does not revert it automatically\n")
+			}
+		}
 	}
 	ts, err := j.Tables(seq)
 	if err != nil {

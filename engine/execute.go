@@ -37,6 +37,9 @@ type StatementResult struct {
 type TableImpact struct {
 	Table                      string
 	Inserted, Updated, Deleted int64
+	// Rewritten counts rows whose values ALTER TABLE dropped or changed
+	// (DROP COLUMN, ALTER COLUMN TYPE), imaged before.
+	Rewritten int64
 }
 
 // Pending is an executed batch whose transaction is still open: its images
@@ -57,7 +60,7 @@ type Pending struct {
 func (p *Pending) RowsChanged() int64 {
 	var n int64
 	for _, t := range p.Impact {
-		n += t.Inserted + t.Updated + t.Deleted
+		n += t.Inserted + t.Updated + t.Deleted + t.Rewritten
 	}
 	return n
 }

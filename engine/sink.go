@@ -200,6 +200,21 @@ func (s *journalSink) Object(o ObjectImage) error {
 		s.fail(err)
 		return err
 	}
+	if o.Action == ActionAlter && o.Table != 0 {
+		// The rows an ALTER rewrote (DROP COLUMN, a new type) were
+		// imaged as deleted, and are all this entry's images; they are
+		// still there.
+		n, err := s.w.ImageCount(s.seq)
+		if err != nil {
+			s.fail(err)
+			return err
+		}
+		if t := s.impact.byTable[s.qnames[o.Table]]; t != nil {
+			n = min(n, t.Deleted)
+			t.Deleted -= n
+			t.Rewritten += n
+		}
+	}
 	return nil
 }
 

@@ -204,6 +204,9 @@ func conflictSummaries(cs []Conflict, max int) []string {
 }
 
 func (c Conflict) String() string {
+	if c.Key == nil { // about the table, not a row
+		return fmt.Sprintf("entry %d, %s: %s", c.Entry, c.Table, c.Reason)
+	}
 	return fmt.Sprintf("entry %d, %s key %s: %s", c.Entry, c.Table, FormatRow(c.Key), c.Reason)
 }
 

@@ -294,7 +294,11 @@ func describe(p *engine.Pending) string {
 		}
 	}
 	for _, t := range p.Impact {
-		fmt.Fprintf(&b, "%s: %d inserted, %d updated, %d deleted\n", t.Table, t.Inserted, t.Updated, t.Deleted)
+		fmt.Fprintf(&b, "%s: %d inserted, %d updated, %d deleted", t.Table, t.Inserted, t.Updated, t.Deleted)
+		if t.Rewritten > 0 {
+			fmt.Fprintf(&b, ", %d rewritten by ALTER (imaged)", t.Rewritten)
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

@@ -95,3 +95,17 @@ func TestUndoAlterAddColumnTableOptions(t *testing.T) {
 		t.Fatalf("conflicts %v", rep3.Conflicts)
 	}
 }
+
+// The rows DROP COLUMN imaged are reported as rewritten, not deleted.
+func TestAlterDropColumnImpact(t *testing.T) {
+	s, _ := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, gone TEXT)`,
+		`INSERT INTO t VALUES (1, 'x', 'y'), (2, 'y', NULL), (3, 'z', 'w')`)
+	p, err := s.Execute(context.Background(), `DELETE FROM t WHERE id = 3; ALTER TABLE t DROP COLUMN gone`, engine.ExecuteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Rollback(context.Background())
+	if len(p.Impact) != 1 || p.Impact[0].Deleted != 1 || p.Impact[0].Rewritten != 2 || p.RowsChanged() != 3 {
+		t.Fatalf("impact %+v, rows changed %d; want 1 deleted, 2 rewritten, 3 changed", p.Impact, p.RowsChanged())
+	}
+}
