@@ -122,7 +122,7 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 	rep.Notes = append(rep.Notes, notes...)
 	seq := w.NextSeq()
 	u = &undoer{s: s, ap: ap, opt: opt, rep: rep, sink: &journalSink{w: w, seq: seq, impact: newImpact()}, mapped: map[int64]int64{},
-		fks: map[string][]fkUse{}, refs: map[string]*fkRefs{}, fkSeen: map[string]bool{}, written: map[string]TableInfo{}, ddl: map[string]bool{}}
+		fks: map[string][]fkUse{}, refs: map[string]*fkRefs{}, fkSeen: map[string]bool{}, written: map[string]syncedTable{}, ddl: map[string]bool{}}
 	start := time.Now()
 	for _, e := range todo {
 		if err := u.entry(ctx, e); err != nil {
@@ -130,7 +130,8 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 		}
 		rep.Entries = append(rep.Entries, e.Seq)
 	}
-	for _, t := range u.synced {
+	for _, st := range u.synced {
+		t := u.renamedTable(st.t, st.epoch)
 		if err := ap.SyncSequences(ctx, t); err != nil {
 			return fail(fmt.Errorf("moving sequences of %s: %w", t.QualifiedName(), err))
 		}

@@ -19,16 +19,17 @@ type undoer struct {
 	sink   *journalSink
 	tables map[int64]TableInfo // tables of the entry being undone
 	mapped map[int64]int64     // original table id -> table id in the undo entry
-	synced []TableInfo         // tables that got rows re-inserted
+	synced []syncedTable       // tables that got rows re-inserted
 	entry_ int64
 	// The reference check (undo_refs.go): foreign keys by table, and
 	// what the undo removed and wrote, by foreign key.
 	fks      map[string][]fkUse
 	refs     map[string]*fkRefs
 	refOrder []string
-	fkSeen   map[string]bool      // every foreign key looked up
-	written  map[string]TableInfo // tables the undo wrote rows of
-	ddl      map[string]bool      // objects the undo ran DDL on, by ddlKey
+	fkSeen   map[string]bool        // every foreign key looked up
+	written  map[string]syncedTable // tables the undo wrote rows of
+	ddl      map[string]bool        // objects the undo ran DDL on, by ddlKey
+	renames  []renameOp             // renames run by reverts of ALTER (undo_renames.go)
 }
 
 func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
@@ -151,6 +152,9 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 	}
 	u.schemaChanged(r.Schema, r.Name)
 	u.schemaChanged(o.Schema, o.Name)
+	if !u.sameIdent(r.Name, o.Name) || len(r.Columns) > 0 {
+		u.renames = append(u.renames, renameOp{schema: r.Schema, from: r.Name, to: o.Name, columns: r.Columns})
+	}
 	if found, same, err := rv.DefinitionMatches(ctx, o.Schema, o.Name, o.Before); err != nil {
 		return err
 	} else if !found || !same {
@@ -174,16 +178,7 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 // ran on the object may have dropped or re-created tables and their keys.
 func (u *undoer) schemaChanged(schema, name string) {
 	clear(u.fks)
-	u.ddl[ddlKey(schema, name)] = true
-}
-
-// ddlKey names a table for u.ddl: SQLite's tables are "main" in foreign
-// keys and unqualified in the journal, and its names ignore case.
-func ddlKey(schema, name string) string {
-	if schema == "main" {
-		schema = ""
-	}
-	return strings.ToLower(schema + "." + name)
+	u.ddl[u.ddlKey(schema, name)] = true
 }
 
 func qname(schema, name string) string { return Name{schema, name}.String() }
@@ -252,7 +247,7 @@ func (u *undoer) recreate(ctx context.Context, seq int64, o ObjectImage) error {
 		if err != nil {
 			return err
 		}
-		u.synced = append(u.synced, t)
+		u.synced = append(u.synced, syncedTable{t, len(u.renames)})
 	}
 	if err := u.ap.ExecDDL(ctx, o.Before.PostData); err != nil {
 		return fmt.Errorf("restoring indexes, constraints and triggers of %s: %w", qname(o.Schema, o.Name), err)

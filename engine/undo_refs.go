@@ -129,6 +129,7 @@ type fkUse struct {
 type fkRefs struct {
 	fk               ForeignKey
 	removed, written map[string][]Value
+	epoch            int // renames the undo had run when fk was read
 }
 
 // fkUses is the foreign keys of a table, looked up once per undo.
@@ -184,7 +185,7 @@ func (u *undoer) fkUses(ctx context.Context, t TableInfo) ([]fkUse, error) {
 		}
 		r := u.refs[fk.ID]
 		if r == nil {
-			r = &fkRefs{fk: fk, removed: map[string][]Value{}, written: map[string][]Value{}}
+			r = &fkRefs{fk: fk, removed: map[string][]Value{}, written: map[string][]Value{}, epoch: len(u.renames)}
 			u.refs[fk.ID] = r
 			u.refOrder = append(u.refOrder, fk.ID)
 		}
@@ -221,7 +222,7 @@ func (u *undoer) track(ctx context.Context, t TableInfo, old, now [][]Value) err
 	if len(old) == 0 && len(now) == 0 {
 		return nil
 	}
-	u.written[t.QualifiedName()] = t
+	u.written[fmt.Sprintf("%s/%d", t.QualifiedName(), len(u.renames))] = syncedTable{t, len(u.renames)}
 	uses, err := u.fkUses(ctx, t)
 	if err != nil || len(uses) == 0 {
 		return err
@@ -279,8 +280,10 @@ func (u *undoer) checkReferences(ctx context.Context) error {
 	// would go unchecked: the keys of every table it wrote are read
 	// again, now that it holds them. Tables the undo itself re-created or
 	// dropped have keys of their own making.
-	for name, t := range u.written {
-		if u.ddl[ddlKey(t.Schema, t.Name)] {
+	for _, w := range u.written {
+		t := u.renamedTable(w.t, w.epoch)
+		name := t.QualifiedName()
+		if u.ddl[u.ddlKey(t.Schema, t.Name)] {
 			continue
 		}
 		fks, err := rc.ForeignKeys(ctx, t)
@@ -288,7 +291,7 @@ func (u *undoer) checkReferences(ctx context.Context) error {
 			return fmt.Errorf("reading the foreign keys of %s: %w", name, err)
 		}
 		for _, tf := range fks {
-			if u.ddl[ddlKey(tf.Child.Schema, tf.Child.Name)] || u.ddl[ddlKey(tf.Parent.Schema, tf.Parent.Name)] {
+			if u.ddl[u.ddlKey(tf.Child.Schema, tf.Child.Name)] || u.ddl[u.ddlKey(tf.Parent.Schema, tf.Parent.Name)] {
 				continue // a key the undo's own DDL brought back or took away
 			}
 			if !u.fkSeen[tf.ID] {
@@ -310,9 +313,16 @@ func (u *undoer) checkReferences(ctx context.Context) error {
 		for _, v := range r.written {
 			written = append(written, v)
 		}
-		ds, err := rc.Dangling(ctx, r.fk, removed, written, danglingLimit)
+		fk, ok, err := u.keyNow(ctx, rc, r)
 		if err != nil {
-			return fmt.Errorf("checking foreign key %s: %w", r.fk, err)
+			return err
+		}
+		if !ok {
+			continue // its referencing table is gone: nothing refers to anything
+		}
+		ds, err := rc.Dangling(ctx, fk, removed, written, danglingLimit)
+		if err != nil {
+			return fmt.Errorf("checking foreign key %s: %w", fk, err)
 		}
 		all = append(all, ds...)
 	}
@@ -320,4 +330,51 @@ func (u *undoer) checkReferences(ctx context.Context) error {
 		return &ReferenceError{Dangling: all}
 	}
 	return nil
+}
+
+// keyNow is r's foreign key as it is at the end of the undo: a revert of
+// ALTER that ran after it was read may have renamed its tables or
+// columns, and the dialect's ID may hold those names, so it is looked up
+// again under the new ones. ok is false when its referencing table is
+// gone.
+func (u *undoer) keyNow(ctx context.Context, rc ReferenceChecker, r *fkRefs) (fk ForeignKey, ok bool, err error) {
+	fk = u.renamedKey(r.fk, r.epoch)
+	if u.sameKeyNames(fk, r.fk) {
+		return r.fk, true, nil
+	}
+	exists, err := u.ap.ObjectExists(ctx, "TABLE", fk.Child.Schema, fk.Child.Name)
+	if err != nil || !exists {
+		return fk, false, err
+	}
+	fks, err := rc.ForeignKeys(ctx, TableInfo{Schema: fk.Child.Schema, Name: fk.Child.Name})
+	if err != nil {
+		return fk, false, fmt.Errorf("reading the foreign keys of %s: %w", fk.Child, err)
+	}
+	for _, tf := range fks {
+		if !tf.Referenced && u.sameKeyNames(tf.ForeignKey, fk) {
+			return tf.ForeignKey, true, nil
+		}
+	}
+	return fk, false, fmt.Errorf("foreign key %s, whose table or columns the undo renamed back, cannot be found under its new names, so the undo cannot check it", fk)
+}
+
+// sameKeyNames reports whether two foreign keys join the same columns of
+// the same tables.
+func (u *undoer) sameKeyNames(a, b ForeignKey) bool {
+	if !u.sameTable(a.Child.Schema, a.Child.Name, b.Child.Schema, b.Child.Name) ||
+		!u.sameTable(a.Parent.Schema, a.Parent.Name, b.Parent.Schema, b.Parent.Name) ||
+		len(a.ChildCols) != len(b.ChildCols) || len(a.ParentCols) != len(b.ParentCols) {
+		return false
+	}
+	for i := range a.ChildCols {
+		if !u.sameIdent(a.ChildCols[i], b.ChildCols[i]) {
+			return false
+		}
+	}
+	for i := range a.ParentCols {
+		if !u.sameIdent(a.ParentCols[i], b.ParentCols[i]) {
+			return false
+		}
+	}
+	return true
 }

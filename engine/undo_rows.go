@@ -260,13 +260,20 @@ func (u *undoer) reinsert(ctx context.Context, t TableInfo, ut int64, b *rowBatc
 	return true, u.sink.err
 }
 
+// syncedTable is a table the undo wrote, with the number of renames the
+// undo had run by then (undo_renames.go).
+type syncedTable struct {
+	t     TableInfo
+	epoch int
+}
+
 func (u *undoer) markSync(t TableInfo) {
 	for _, s := range u.synced {
-		if s.Schema == t.Schema && s.Name == t.Name {
+		if s.t.Schema == t.Schema && s.t.Name == t.Name && s.epoch == len(u.renames) {
 			return
 		}
 	}
-	u.synced = append(u.synced, t)
+	u.synced = append(u.synced, syncedTable{t, len(u.renames)})
 }
 
 // RowsEqual reports whether two rows hold identical values.

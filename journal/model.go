@@ -91,6 +91,9 @@ type Revert struct {
 	// statements would destroy (values in a column they drop that differ
 	// from what the change put there).
 	Checks []RevertCheck `json:"checks,omitempty"`
+	// Columns maps the columns the statements rename, from the name
+	// before to the name after them.
+	Columns map[string]string `json:"columns,omitempty"`
 	// At, in an undo entry, is how many of the entry's images the undo
 	// had written when it ran the revert this one reverses: undoing the
 	// undo runs it between those images and the later ones.

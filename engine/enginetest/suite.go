@@ -38,6 +38,8 @@ var contractCases = []contractCase{
 	{"UndoAlter", testUndoAlter},
 	{"UndoAlterConflicts", testUndoAlterConflicts},
 	{"UndoAlterInterleaved", testUndoAlterInterleaved},
+	{"UndoAlterRenameWithReferences", testUndoAlterRenameWithReferences},
+	{"UndoAlterRenameStillChecksReferences", testUndoAlterRenameStillChecksReferences},
 	{"UndoDryRun", testUndoDryRun},
 	{"UndoScript", testUndoScript},
 	{"UndoScriptKeyless", testUndoScriptKeyless},

@@ -52,6 +52,10 @@ func renameReverts(s *pg_query.RenameStmt, schema string, before, after *engine.
 	}
 	after.Revert = &engine.Revert{Schema: schema, Name: table, Statements: []string{undo}}
 	before.Revert = &engine.Revert{Schema: schema, Name: table, Statements: []string{redo}}
+	if s.RenameType == pg_query.ObjectType_OBJECT_COLUMN {
+		after.Revert.Columns = map[string]string{s.Newname: s.Subname}
+		before.Revert.Columns = map[string]string{s.Subname: s.Newname}
+	}
 }
 
 // onlyAddsColumns reports whether every subcommand adds a column.

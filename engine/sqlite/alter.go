@@ -46,6 +46,8 @@ func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, 
 		}
 		set([]string{"ALTER TABLE " + table(newName) + " RENAME COLUMN " + QuoteIdent(to[0]) + " TO " + QuoteIdent(from[0])},
 			[]string{"ALTER TABLE " + table(oldName) + " RENAME COLUMN " + QuoteIdent(from[0]) + " TO " + QuoteIdent(to[0])})
+		after.Revert.Columns = map[string]string{to[0]: from[0]}
+		before.Revert.Columns = map[string]string{from[0]: to[0]}
 	case "ADD COLUMN":
 		if len(ac) != len(bc)+1 {
 			return nil
