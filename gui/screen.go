@@ -58,6 +58,8 @@ func NewScreen(w fyne.Window, cfg Config) *Screen {
 	s.Target.SetPlaceHolder("sqlite:/path/to/file.db  or  postgres://user@host:5432/db?sslmode=require")
 	s.Connect = widget.NewButtonWithIcon("Connect", theme.LoginIcon(), s.connect)
 	s.Status = widget.NewLabel("Not connected.")
+	// A long journal path must not widen the window past the screen.
+	s.Status.Truncation = fyne.TextTruncateEllipsis
 	s.SQL = widget.NewMultiLineEntry()
 	s.SQL.SetPlaceHolder("SQL to run as one guarded transaction; review the impact before committing.")
 	s.SQL.TextStyle = fyne.TextStyle{Monospace: true}
@@ -403,6 +405,11 @@ func (s *Screen) showEntry(e journal.Entry) {
 	}
 	if s.session != nil {
 		j := s.session.Journal()
+		if objs, err := j.Objects(e.Seq); err == nil {
+			for _, o := range objs {
+				b.WriteString("\n" + objectText(o))
+			}
+		}
 		tables := map[int64]journal.Table{}
 		if ts, err := j.Tables(e.Seq); err == nil {
 			for _, t := range ts {
@@ -421,6 +428,33 @@ func (s *Screen) showEntry(e journal.Entry) {
 		})
 	}
 	s.Output.SetText(b.String())
+}
+
+// objectText shows an object a DDL entry affected: its definitions and,
+// for an ALTER, whether and how undo reverts it.
+func objectText(o journal.Object) string {
+	var b strings.Builder
+	name := o.Name
+	if o.Schema != "" {
+		name = o.Schema + "." + o.Name
+	}
+	fmt.Fprintf(&b, "%s %s %s\n", strings.ToUpper(o.Action), o.Kind, name)
+	for _, d := range []struct {
+		label string
+		def   *journal.Definition
+	}{{"before", o.Before}, {"after", o.After}} {
+		if d.def != nil && d.def.Text != "" {
+			fmt.Fprintf(&b, "  definition %s:\n    %s\n", d.label, strings.ReplaceAll(strings.TrimSpace(d.def.Text), "\n", "\n    "))
+		}
+	}
+	if o.Action == journal.ActionAlter {
+		if o.After != nil && o.After.Revert != nil {
+			fmt.Fprintf(&b, "  undo reverts it, while the table has the definition after, with:\n    %s;\n", strings.Join(o.After.Revert.Statements, ";\n    "))
+		} else {
+			b.WriteString("  undo does not revert it automatically\n")
+		}
+	}
+	return b.String()
 }
 
 // diffLine shows an image as column changes.

@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"lifebelt/engine"
+	"lifebelt/journal"
 )
 
 func newTestScreen(t *testing.T) *Screen {
@@ -180,5 +181,23 @@ func TestRefusalText(t *testing.T) {
 		!strings.Contains(lines[1], "3 row(s) of public.lines with (order_id) = (7) refer to a row of public.orders that undo would remove") ||
 		!strings.Contains(lines[2], "1 row(s) undo would put back into public.lines with (order_id) = (9) refer to a row of public.orders that does not exist") {
 		t.Errorf("refusal text:\n%s", got)
+	}
+}
+
+func TestObjectText(t *testing.T) {
+	o := journal.Object{Kind: "TABLE", Name: "items", Action: journal.ActionAlter,
+		Before: &journal.Definition{Text: "CREATE TABLE items (id INTEGER PRIMARY KEY)"},
+		After: &journal.Definition{Text: "CREATE TABLE items (id INTEGER PRIMARY KEY, note TEXT)",
+			Revert: &journal.Revert{Name: "items", Statements: []string{`ALTER TABLE main."items" DROP COLUMN "note"`}}}}
+	got := objectText(o)
+	for _, want := range []string{"ALTER TABLE items\n", "definition before:\n    CREATE TABLE items (id INTEGER PRIMARY KEY)\n",
+		"undo reverts it, while the table has the definition after, with:\n    ALTER TABLE main.\"items\" DROP COLUMN \"note\";\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("objectText lacks %q:\n%s", want, got)
+		}
+	}
+	o.After.Revert = nil
+	if got := objectText(o); !strings.Contains(got, "undo does not revert it automatically") {
+		t.Errorf("objectText without a revert:\n%s", got)
 	}
 }
