@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -179,7 +180,7 @@ func (x *pgTx) DefinitionMatches(ctx context.Context, schema, name string, want 
 	if err != nil {
 		return true, false, err
 	}
-	return true, sameStatements(def.Create, want.Create) && sameStatements(shape(def.PostData), shape(want.PostData)), nil
+	return true, slices.Equal(def.Create, want.Create) && slices.Equal(shape(def.PostData), shape(want.PostData)), nil
 }
 
 // shape leaves out the statements that set sequence positions.
@@ -191,18 +192,6 @@ func shape(stmts []string) []string {
 		}
 	}
 	return out
-}
-
-func sameStatements(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Count runs a RevertCheck's query with row_security off, so that no row

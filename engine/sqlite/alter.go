@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"lifebelt/engine"
@@ -148,7 +149,7 @@ func (t *tx) DefinitionMatches(ctx context.Context, schema, name string, want *e
 	if err != nil {
 		return true, false, err
 	}
-	return true, sameStatements(def.Create, want.Create) && sameStatements(shape(def.PostData), shape(want.PostData)), nil
+	return true, slices.Equal(def.Create, want.Create) && slices.Equal(shape(def.PostData), shape(want.PostData)), nil
 }
 
 // shape leaves out the statements that restore the AUTOINCREMENT counter.
@@ -161,18 +162,6 @@ func shape(stmts []string) []string {
 		out = append(out, s)
 	}
 	return out
-}
-
-func sameStatements(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Count runs a query that returns one count.
