@@ -53,13 +53,25 @@ type RowCounter interface {
 }
 
 // Reverter is an optional Applier capability for undoing ALTER TABLE
-// (definitions that carry a Revert).
+// (definitions that carry a Revert), and for imaging a table's rows
+// before a forced undo destroys them.
 type Reverter interface {
-	// DefinitionMatches reports whether the table exists and has the
-	// definition want, sequence positions aside.
-	DefinitionMatches(ctx context.Context, schema, name string, want *Definition) (found, same bool, err error)
+	// TableDefinition returns the table's current definition, nil when
+	// there is no such table. PostgreSQL locks the table first (ACCESS
+	// EXCLUSIVE, as the ALTER that may follow will).
+	TableDefinition(ctx context.Context, schema, name string) (*Definition, error)
+	// SameDefinition compares two definitions of a table, sequence
+	// positions aside.
+	SameDefinition(a, b *Definition) bool
 	// Count runs a query of a RevertCheck, which returns one count.
 	Count(ctx context.Context, query string) (int64, error)
+	// TryDDL runs statements inside a savepoint. When one fails, the
+	// savepoint is rolled back and its error returned as failed; err
+	// means the transaction is no longer usable.
+	TryDDL(ctx context.Context, stmts []string) (failed, err error)
+	// ImageTable images every row of the table into sink as deleted rows
+	// and returns their table handle.
+	ImageTable(ctx context.Context, schema, name string, sink Sink) (int64, error)
 }
 
 // undoBatch is how many images undo applies at a time (fewer round trips
@@ -124,9 +136,18 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 	u = &undoer{s: s, ap: ap, opt: opt, rep: rep, sink: &journalSink{w: w, seq: seq, impact: newImpact()}, mapped: map[int64]int64{},
 		fks: map[string][]fkUse{}, refs: map[string]*fkRefs{}, fkSeen: map[string]bool{}, written: map[string]syncedTable{}, ddl: map[string]bool{}}
 	start := time.Now()
+	u.todo, u.kept = map[int64]bool{}, map[int64]bool{}
+	for _, e := range todo {
+		u.todo[e.Seq] = true
+	}
 	for _, e := range todo {
 		if err := u.entry(ctx, e); err != nil {
 			return fail(fmt.Errorf("entry %d: %w", e.Seq, err))
+		}
+		if u.kept[e.Seq] && e.Kind == "statement" && e.ImageCount == 0 {
+			// Its ALTER, all it did, is still in place: it stays
+			// committed, to be undone once the conflict is resolved.
+			continue
 		}
 		rep.Entries = append(rep.Entries, e.Seq)
 	}

@@ -30,6 +30,8 @@ type undoer struct {
 	written  map[string]syncedTable // tables the undo wrote rows of
 	ddl      map[string]bool        // objects the undo ran DDL on, by ddlKey
 	renames  []renameOp             // renames run by reverts of ALTER (undo_renames.go)
+	todo     map[int64]bool         // the entries this undo undoes
+	kept     map[int64]bool         // entries whose ALTER a conflict left in place
 }
 
 func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
@@ -46,18 +48,13 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 	if err != nil {
 		return err
 	}
+	if e.Kind == "undo" && timed(objs) {
+		return u.timeline(ctx, e, objs)
+	}
 	// Dropped objects come back first (tables before their dependents,
 	// as captured), with their rows; their rows skip the generic path.
 	restored := map[int64]bool{}
-	// An undo entry's reverts of ALTER ran between its row changes; undoing
-	// it runs them again at the same point (Revert.At), among the rows.
-	var marks []rowMark
 	for _, o := range objs {
-		if e.Kind == "undo" && o.Action == ActionAlter && o.After != nil && o.After.Revert != nil {
-			o := o
-			marks = append(marks, rowMark{at: o.After.Revert.At, fn: func() error { return u.revert(ctx, e.Seq, o) }})
-			continue
-		}
 		switch o.Action {
 		case ActionDrop:
 			if err := u.recreate(ctx, e.Seq, o); err != nil {
@@ -67,14 +64,9 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 				restored[o.Table] = true
 			}
 		case ActionReplace:
-			if o.Before == nil {
-				continue
+			if err := u.replace(ctx, o); err != nil {
+				return err
 			}
-			if err := u.ap.ExecDDL(ctx, o.Before.Create); err != nil {
-				return fmt.Errorf("restoring the definition of %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
-			}
-			u.schemaChanged(o.Schema, o.Name)
-			u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionReplace, Before: o.After, After: o.Before})
 		case ActionAlter:
 			if o.Table != 0 { // values the ALTER destroyed, kept for people, not rows to re-insert
 				restored[o.Table] = true
@@ -84,10 +76,7 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 			}
 		}
 	}
-	// Newest first: the last revert run is undone first.
-	slices.Reverse(marks)
-	slices.SortStableFunc(marks, func(a, b rowMark) int { return cmp.Compare(b.at, a.at) })
-	if err := u.rows(ctx, e.Seq, restored, marks); err != nil {
+	if err := u.rows(ctx, e.Seq, restored, nil); err != nil {
 		return err
 	}
 	// Created objects go last, newest first.
@@ -101,11 +90,112 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 	return nil
 }
 
+// timed reports whether every object of an undo entry records when the
+// undo changed it (Definition.At).
+func timed(objs []ObjectImage) bool {
+	for _, o := range objs {
+		if defAt(o) == nil {
+			return false
+		}
+	}
+	return len(objs) > 0
+}
+
+// defAt is the position recorded on an undo entry's object.
+func defAt(o ObjectImage) *int64 {
+	switch {
+	case o.After != nil:
+		return o.After.At
+	case o.Before != nil:
+		return o.Before.At
+	}
+	return nil
+}
+
+// timeline undoes an undo entry backwards in time: each object it changed
+// is changed back at the point among its rows where it was changed (a
+// table re-created after the rows the undo wrote later were removed, an
+// ALTER reverted before the rows written earlier under the other
+// definition are put back).
+func (u *undoer) timeline(ctx context.Context, e journal.Entry, objs []ObjectImage) error {
+	restored := map[int64]bool{}
+	marks := make([]rowMark, 0, len(objs))
+	for i := len(objs) - 1; i >= 0; i-- {
+		o := objs[i]
+		var fn func() error
+		switch o.Action {
+		case ActionDrop: // the undo dropped a table an entry created
+			if o.Table != 0 {
+				restored[o.Table] = true
+			}
+			fn = func() error { return u.recreate(ctx, e.Seq, o) }
+		case ActionCreate: // the undo re-created a dropped one
+			fn = func() error { return u.dropCreated(ctx, e.Seq, o) }
+		case ActionReplace:
+			fn = func() error { return u.replace(ctx, o) }
+		case ActionAlter:
+			if o.Table != 0 {
+				restored[o.Table] = true
+			}
+			fn = func() error { return u.revert(ctx, e.Seq, o) }
+		default:
+			continue
+		}
+		marks = append(marks, rowMark{at: *defAt(o), fn: fn})
+	}
+	// Newest first; among objects changed at the same point, the last
+	// changed first (the loop above reversed them).
+	slices.SortStableFunc(marks, func(a, b rowMark) int { return cmp.Compare(b.at, a.at) })
+	return u.rows(ctx, e.Seq, restored, marks)
+}
+
+// at is the position to record on an object the undo changes now.
+func (u *undoer) at() (*int64, error) {
+	n, err := u.sink.imagesWritten()
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// stamped is a copy of d recording position at.
+func stamped(d *Definition, at *int64) *Definition {
+	if d == nil {
+		return nil
+	}
+	c := *d
+	c.At = at
+	return &c
+}
+
+// replace puts back the definition a CREATE OR REPLACE replaced.
+func (u *undoer) replace(ctx context.Context, o ObjectImage) error {
+	if o.Before == nil {
+		return nil
+	}
+	at, err := u.at()
+	if err != nil {
+		return err
+	}
+	if err := u.ap.ExecDDL(ctx, o.Before.Create); err != nil {
+		return fmt.Errorf("restoring the definition of %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
+	}
+	u.schemaChanged(o.Schema, o.Name)
+	u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionReplace, Before: stamped(o.After, nil), After: stamped(o.Before, at)})
+	return nil
+}
+
 // revert undoes an ALTER of a table with the Revert recorded on its
-// definition after the change: only while the table still has exactly
-// that definition (anything else changed it since: a conflict), and only
-// when the checks find no values the revert would destroy (a conflict
-// unless forced).
+// definition after the change, only
+//   - while the table still has exactly that definition (anything else
+//     changed it since: a conflict, even forced);
+//   - while no later entry of the session that is not being undone
+//     changed the table under that definition (its rows would be left
+//     with names or columns that are gone: a conflict);
+//   - when the checks find no values the revert would destroy (a
+//     conflict unless forced; forced, every row is imaged first);
+//   - when the statements run (a failure, such as a view that uses an
+//     added column, is rolled back and reported as a conflict).
 func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 	var r *Revert
 	if o.After != nil {
@@ -121,18 +211,28 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 		return nil
 	}
 	name := qname(r.Schema, r.Name)
-	found, same, err := rv.DefinitionMatches(ctx, r.Schema, r.Name, o.After)
+	cur, err := rv.TableDefinition(ctx, r.Schema, r.Name)
 	if err != nil {
 		return err
 	}
 	switch {
-	case !found:
+	case cur == nil:
 		u.conflict(Conflict{Table: name, Reason: "the altered table is gone; its ALTER was not undone"})
+		u.kept[seq] = true
 		return nil
-	case !same:
+	case !rv.SameDefinition(cur, o.After):
 		u.conflict(Conflict{Table: name, Reason: "the table's definition changed since the ALTER (a later change by someone else, or an entry not undone); the ALTER was not undone"})
+		u.kept[seq] = true
 		return nil
 	}
+	if later, err := u.laterUse(seq, r.Schema, r.Name); err != nil {
+		return err
+	} else if later != 0 {
+		u.conflict(Conflict{Table: name, Reason: fmt.Sprintf("entry %d, later in the session, changed this table after the ALTER and is not undone; undo it first; the ALTER was not undone", later)})
+		u.kept[seq] = true
+		return nil
+	}
+	forced := int64(0)
 	for _, c := range r.Checks {
 		n, err := rv.Count(ctx, c.Query)
 		if err != nil {
@@ -143,35 +243,95 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 		}
 		if !u.opt.Force {
 			u.conflict(Conflict{Table: name, Reason: fmt.Sprintf(c.Reason, n) + "; the ALTER was not undone"})
+			u.kept[seq] = true
 			return nil
 		}
-		u.rep.Forced += int(n)
+		forced += n
 	}
-	if err := u.ap.ExecDDL(ctx, r.Statements); err != nil {
+	at, err := u.at()
+	if err != nil {
+		return err
+	}
+	var imaged int64
+	if forced > 0 {
+		// Whatever the statements destroy is journaled first.
+		if imaged, err = rv.ImageTable(ctx, r.Schema, r.Name, u.sink); err != nil {
+			return fmt.Errorf("imaging the rows of %s before undoing its ALTER: %w", name, err)
+		}
+	}
+	failed, err := rv.TryDDL(ctx, r.Statements)
+	if err != nil {
 		return fmt.Errorf("undoing the ALTER of %s: %w", name, err)
+	}
+	if failed != nil {
+		u.conflict(Conflict{Table: name, Reason: fmt.Sprintf("undoing the ALTER failed, so it was not undone: %v", failed)})
+		u.kept[seq] = true
+		return nil
+	}
+	u.rep.Forced += int(forced)
+	if o.Table != 0 {
+		// Undoing a forced undo: the column is back, not the values it
+		// dropped, which its images keep.
+		u.rep.Skipped = append(u.rep.Skipped, fmt.Sprintf("entry %d: the values a forced undo dropped from %s are in its images (lifebelt journal show); they were not put back", seq, name))
 	}
 	u.schemaChanged(r.Schema, r.Name)
 	u.schemaChanged(o.Schema, o.Name)
 	if !u.sameIdent(r.Name, o.Name) || len(r.Columns) > 0 {
 		u.renames = append(u.renames, renameOp{schema: r.Schema, from: r.Name, to: o.Name, columns: r.Columns})
 	}
-	if found, same, err := rv.DefinitionMatches(ctx, o.Schema, o.Name, o.Before); err != nil {
+	now, err := rv.TableDefinition(ctx, o.Schema, o.Name)
+	if err != nil {
 		return err
-	} else if !found || !same {
-		u.rep.Notes = append(u.rep.Notes, fmt.Sprintf("entry %d: after undoing its ALTER, %s does not have exactly the definition recorded before the ALTER; compare them with lifebelt journal show", seq, qname(o.Schema, o.Name)))
 	}
-	// Journaled the other way round: undoing this undo re-applies the
-	// change through the Revert on o.Before, at this point of its rows.
-	after := *o.Before
-	if after.Revert != nil {
-		redo := *after.Revert
-		if redo.At, err = u.sink.imagesWritten(); err != nil {
-			return err
-		}
-		after.Revert = &redo
+	if now == nil || !rv.SameDefinition(now, o.Before) {
+		u.rep.Notes = append(u.rep.Notes, fmt.Sprintf("entry %d: after undoing its ALTER, the text of the definition of %s differs from the one recorded before the ALTER (SQLite quotes a renamed name); compare them with lifebelt journal show", seq, qname(o.Schema, o.Name)))
 	}
-	u.object(ObjectImage{Kind: o.Kind, Schema: r.Schema, Name: r.Name, Action: ActionAlter, Before: o.After, After: &after})
+	if now == nil {
+		now = o.Before
+	}
+	// Journaled the other way round, with the definitions the table
+	// really had: undoing this undo re-applies the change through the
+	// Revert recorded before the ALTER.
+	after := *now
+	after.Revert, after.At = o.Before.Revert, at
+	before := *cur
+	before.Revert, before.At = r, nil
+	u.object(ObjectImage{Kind: o.Kind, Schema: r.Schema, Name: r.Name, Action: ActionAlter, Before: &before, After: &after, Table: imaged})
 	return nil
+}
+
+// laterUse returns a committed statement of the session after seq, not
+// part of this undo, that imaged rows of table schema.name or changed its
+// definition, or 0.
+func (u *undoer) laterUse(seq int64, schema, name string) (int64, error) {
+	entries, err := u.s.j.Entries()
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		if e.Seq <= seq || u.todo[e.Seq] || e.Kind != "statement" || e.State != "committed" {
+			continue
+		}
+		ts, err := u.s.j.Tables(e.Seq)
+		if err != nil {
+			return 0, err
+		}
+		for _, t := range ts {
+			if u.sameTable(t.Schema, t.Name, schema, name) {
+				return e.Seq, nil
+			}
+		}
+		objs, err := u.s.j.Objects(e.Seq)
+		if err != nil {
+			return 0, err
+		}
+		for _, o := range objs {
+			if u.sameTable(o.Schema, o.Name, schema, name) {
+				return e.Seq, nil
+			}
+		}
+	}
+	return 0, nil
 }
 
 // schemaChanged forgets the foreign keys looked up so far: DDL the undo
@@ -204,6 +364,10 @@ func (u *undoer) recreate(ctx context.Context, seq int64, o ObjectImage) error {
 	if exists {
 		u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("the dropped %s exists again; it was left as it is", o.Kind)})
 		return nil
+	}
+	at, err := u.at()
+	if err != nil {
+		return err
 	}
 	if err := u.ap.ExecDDL(ctx, o.Before.Create); err != nil {
 		return fmt.Errorf("re-creating %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
@@ -253,7 +417,7 @@ func (u *undoer) recreate(ctx context.Context, seq int64, o ObjectImage) error {
 		return fmt.Errorf("restoring indexes, constraints and triggers of %s: %w", qname(o.Schema, o.Name), err)
 	}
 	u.schemaChanged(o.Schema, o.Name)
-	u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionCreate, After: o.Before, Table: undoTable})
+	u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionCreate, After: stamped(o.Before, at), Table: undoTable})
 	return nil
 }
 
@@ -271,6 +435,7 @@ func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) erro
 		u.rep.Notes = append(u.rep.Notes, fmt.Sprintf("%s %s created by entry %d is already gone", o.Kind, qname(o.Schema, o.Name), seq))
 		return nil
 	}
+	forced := false
 	if o.Kind == "TABLE" {
 		if rc, ok := u.ap.(RowCounter); ok {
 			n, err := rc.CountRows(ctx, o.Schema, o.Name)
@@ -297,14 +462,31 @@ func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) erro
 					}
 				}
 				u.rep.Forced++
+				forced = true
 			}
 		}
+	}
+	var imaged int64
+	if forced {
+		// Its rows are journaled first: undoing this undo brings them back.
+		rv, ok := u.ap.(Reverter)
+		if !ok {
+			u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: "the table created by this entry now holds rows, which this database's undo cannot image before dropping it; it was not dropped, even with force"})
+			return nil
+		}
+		if imaged, err = rv.ImageTable(ctx, o.Schema, o.Name, u.sink); err != nil {
+			return fmt.Errorf("imaging the rows of %s before dropping it: %w", qname(o.Schema, o.Name), err)
+		}
+	}
+	at, err := u.at()
+	if err != nil {
+		return err
 	}
 	if err := u.ap.ExecDDL(ctx, o.After.Drop); err != nil {
 		return fmt.Errorf("dropping %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
 	}
 	u.schemaChanged(o.Schema, o.Name)
-	u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionDrop, Before: o.After})
+	u.object(ObjectImage{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Action: ActionDrop, Before: stamped(o.After, at), Table: imaged})
 	return nil
 }
 

@@ -73,6 +73,13 @@ type Definition struct {
 	Drop []string `json:"drop,omitempty"`
 	// Text is the human-readable full definition shown in reviews.
 	Text string `json:"text,omitempty"`
+	// At, on the object an undo entry records (on its After definition,
+	// or its Before when it has none), is how many of the entry's images
+	// the undo had written when it changed the object: undoing the undo
+	// changes it back between those images and the later ones. Nil in
+	// statement entries and in undo entries of journals written before
+	// it existed.
+	At *int64 `json:"at,omitempty"`
 	// Revert, on a definition of an altered table, turns the table as this
 	// definition describes it into the object's other definition (After
 	// into Before: undo; Before into After: undo of that undo). Nil when
@@ -94,10 +101,6 @@ type Revert struct {
 	// Columns maps the columns the statements rename, from the name
 	// before to the name after them.
 	Columns map[string]string `json:"columns,omitempty"`
-	// At, in an undo entry, is how many of the entry's images the undo
-	// had written when it ran the revert this one reverses: undoing the
-	// undo runs it between those images and the later ones.
-	At int64 `json:"at,omitempty"`
 }
 
 // RevertCheck is a query returning one count, and what a non-zero count

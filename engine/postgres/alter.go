@@ -100,6 +100,7 @@ func addColumnReverts(ctx context.Context, q querier, s *pg_query.AlterTableStmt
 		only = "ONLY "
 	}
 	rel := quoteQualified(schema, name)
+	relLit := quoteLiteral(rel) + "::regclass"
 	var drops []string
 	var checks []engine.RevertCheck
 	esc := func(s string) string { return strings.ReplaceAll(s, "%", "%%") }
@@ -110,23 +111,52 @@ func addColumnReverts(ctx context.Context, q querier, s *pg_query.AlterTableStmt
 		drops = append(drops, "DROP COLUMN "+quoteIdent(c))
 		var generated, identity string
 		var hasDefault, hasMissing bool
-		var missing, dflt *string
+		var dflt *string
 		err := q.QueryRow(ctx, `SELECT a.attgenerated::text, a.attidentity::text, a.atthasdef, a.atthasmissing,
-				(a.attmissingval::text::text[])[1], pg_catalog.pg_get_expr(d.adbin, d.adrelid)
+				pg_catalog.pg_get_expr(d.adbin, d.adrelid)
 			FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-			WHERE a.attrelid = $1 AND a.attname = $2`, oid, c).Scan(&generated, &identity, &hasDefault, &hasMissing, &missing, &dflt)
+			WHERE a.attrelid = $1 AND a.attname = $2`, oid, c).Scan(&generated, &identity, &hasDefault, &hasMissing, &dflt)
 		if err != nil {
 			return fmt.Errorf("postgres: reading column %s of %s: %w", c, rel, err)
 		}
-		col := quoteIdent(c)
-		var check engine.RevertCheck
-		switch {
-		case generated != "":
+		if generated != "" {
 			continue // computed from other columns: dropping it loses nothing
+		}
+		// The value a constant default gave the rows the ALTER found is
+		// stored with the column (a partitioned table's, with each
+		// partition's): read now, in case a rewrite clears it later.
+		var missing *string
+		err = q.QueryRow(ctx, `WITH RECURSIVE rels(oid) AS (SELECT $1::oid
+				UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN rels r ON i.inhparent = r.oid)
+			SELECT a.attmissingval::text FROM rels r JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid
+			WHERE a.attname = $2 AND a.atthasmissing LIMIT 1`, oid, c).Scan(&missing)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: reading the default value of column %s of %s: %w", c, rel, err)
+		}
+		hasMissing = missing != nil
+		given := "{NULL}"
+		if missing != nil {
+			given = *missing
+		}
+		col, cLit := quoteIdent(c), quoteLiteral(c)
+		// The rows of the tables that lose the column: this one and the
+		// children that inherited it (a child's own column of that name
+		// stays), each compared with the value the ALTER gave the rows
+		// it found there (the stored "missing value" of a constant
+		// default, as stored now or, after a rewrite cleared it, as read
+		// above; NULL without a default). Compared as text in "C":
+		// the type's own output, never equal under a collation that
+		// ignores case, and with the type's own array delimiter.
+		query := "SELECT count(*) FROM " + rel + " AS x WHERE x.tableoid IN (SELECT a.attrelid FROM pg_catalog.pg_attribute a" +
+			" WHERE a.attname = " + cLit + " AND NOT a.attisdropped AND (a.attrelid = " + relLit + " OR NOT a.attislocal))" +
+			" AND (ARRAY[x." + col + "]::text COLLATE \"C\") IS DISTINCT FROM (coalesce((SELECT a.attmissingval::text FROM pg_catalog.pg_attribute a" +
+			" WHERE a.attrelid = x.tableoid AND a.attname = " + cLit + "), " + quoteLiteral(given) + ") COLLATE \"C\")"
+		var reason string
+		switch {
 		case identity != "" || hasDefault && !hasMissing:
 			// Every row got its own value (an identity, a volatile
-			// default, or a partitioned table's default): Lifebelt cannot
-			// tell them from values written since.
+			// default): Lifebelt cannot tell them from values written
+			// since.
 			what := "an identity"
 			if identity == "" {
 				what = "a default"
@@ -134,16 +164,42 @@ func addColumnReverts(ctx context.Context, q querier, s *pg_query.AlterTableStmt
 					what += " (" + esc(*dflt) + ")"
 				}
 			}
-			check = engine.RevertCheck{Query: "SELECT count(*) FROM " + only + rel + " WHERE " + col + " IS NOT NULL",
-				Reason: "%d row(s) of " + esc(rel) + " hold values in column " + esc(c) + ", which the ALTER filled from " + what + " Lifebelt cannot tell from values written since: dropping the column would lose them"}
-		case hasMissing && missing != nil:
-			check = engine.RevertCheck{Query: "SELECT count(*) FROM " + only + rel + " WHERE " + col + "::text IS DISTINCT FROM " + quoteLiteral(*missing),
-				Reason: "%d row(s) of " + esc(rel) + " hold values in column " + esc(c) + " other than the one the ALTER gave every row (" + esc(*missing) + "): dropping the column would lose them"}
+			reason = "%d row(s) of " + esc(rel) + " hold values in column " + esc(c) + ", which the ALTER filled from " + what + " Lifebelt cannot tell from values written since: dropping the column would lose them"
+		case hasMissing:
+			shown := "its default"
+			if dflt != nil {
+				shown = esc(*dflt)
+			}
+			reason = "%d row(s) of " + esc(rel) + " hold values in column " + esc(c) + " other than the one the ALTER gave every row (" + shown + "): dropping the column would lose them"
 		default:
-			check = engine.RevertCheck{Query: "SELECT count(*) FROM " + only + rel + " WHERE " + col + " IS NOT NULL",
-				Reason: "%d row(s) of " + esc(rel) + " hold values in column " + esc(c) + ", which the ALTER added empty: dropping the column would lose them"}
+			reason = "%d row(s) of " + esc(rel) + " hold values in column " + esc(c) + ", which the ALTER added empty: dropping the column would lose them"
 		}
-		checks = append(checks, check)
+		checks = append(checks, engine.RevertCheck{Query: query, Reason: reason})
+		// Objects someone made on the column in a child table (an index,
+		// a constraint, a view): the table's own definition does not
+		// show them, and DROP COLUMN would drop them too.
+		checks = append(checks, engine.RevertCheck{
+			Query: `WITH RECURSIVE kids(oid) AS (SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent = ` + relLit + `
+				UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN kids k ON i.inhparent = k.oid)
+			SELECT count(*) FROM kids k
+			JOIN pg_catalog.pg_attribute a ON a.attrelid = k.oid AND a.attname = ` + cLit + ` AND NOT a.attisdropped AND NOT a.attislocal
+			JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = k.oid AND d.refobjsubid = a.attnum
+			WHERE d.deptype IN ('n', 'a') AND d.classid <> 'pg_catalog.pg_attrdef'::regclass
+			AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend p WHERE p.classid = d.classid AND p.objid = d.objid AND p.deptype IN ('P', 'S'))
+			AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint o WHERE d.classid = 'pg_catalog.pg_constraint'::regclass AND o.oid = d.objid AND NOT o.conislocal)`,
+			Reason: "%d object(s) on child tables of " + esc(rel) + " (indexes, constraints, views) use column " + esc(c) + ": dropping the column would drop them",
+		})
+	}
+	if len(drops) > 0 {
+		// Rows of this table stored in other tables' columns (its row
+		// type) lose the column too.
+		checks = append(checks, engine.RevertCheck{
+			Query: `SELECT count(*) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+			WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'm') AND a.atttypid IN (
+				SELECT r.reltype FROM pg_catalog.pg_class r WHERE r.oid = ` + relLit + `
+				UNION SELECT t.typarray FROM pg_catalog.pg_type t JOIN pg_catalog.pg_class r ON t.oid = r.reltype WHERE r.oid = ` + relLit + `)`,
+			Reason: "%d column(s) of tables store rows of " + esc(rel) + " (its row type): dropping a column would change their values",
+		})
 	}
 	var undo []string
 	if len(drops) > 0 {
@@ -162,25 +218,26 @@ func addColumnReverts(ctx context.Context, q querier, s *pg_query.AlterTableStmt
 
 var _ engine.Reverter = (*pgTx)(nil)
 
-// DefinitionMatches locks the table (ACCESS EXCLUSIVE, as the ALTER that
+// TableDefinition locks the table (ACCESS EXCLUSIVE, as the ALTER that
 // follows will: nobody writes it between the checks and the change) and
-// compares its definition with want, sequence positions aside.
-func (x *pgTx) DefinitionMatches(ctx context.Context, schema, name string, want *engine.Definition) (found, same bool, err error) {
+// returns its definition; nil when there is no such table.
+func (x *pgTx) TableDefinition(ctx context.Context, schema, name string) (*engine.Definition, error) {
 	oid, _, _, relkind, ok, err := resolveRelation(ctx, x.tx, engine.Name{Schema: schema, Name: name})
 	if err != nil || !ok {
-		return false, false, err
+		return nil, err
 	}
 	if relkind != 'r' && relkind != 'p' {
-		return true, false, nil
+		return &engine.Definition{Text: "not a table"}, nil
 	}
 	if _, err := x.tx.Exec(ctx, "LOCK TABLE "+quoteQualified(schema, name)+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-		return true, false, fmt.Errorf("postgres: locking %s: %w", quoteQualified(schema, name), err)
+		return nil, fmt.Errorf("postgres: locking %s: %w", quoteQualified(schema, name), err)
 	}
-	def, err := tableDefinition(ctx, x.tx, oid)
-	if err != nil {
-		return true, false, err
-	}
-	return true, slices.Equal(def.Create, want.Create) && slices.Equal(shape(def.PostData), shape(want.PostData)), nil
+	return tableDefinition(ctx, x.tx, oid)
+}
+
+// SameDefinition compares two definitions, sequence positions aside.
+func (x *pgTx) SameDefinition(a, b *engine.Definition) bool {
+	return slices.Equal(a.Create, b.Create) && slices.Equal(shape(a.PostData), shape(b.PostData))
 }
 
 // shape leaves out the statements that set sequence positions.
@@ -213,4 +270,54 @@ func (x *pgTx) Count(ctx context.Context, query string) (n int64, err error) {
 		return 0, fmt.Errorf("postgres: %s: %w", abbreviate(query), err)
 	}
 	return n, nil
+}
+
+// TryDDL runs statements inside a savepoint; a failure rolls back to it.
+func (x *pgTx) TryDDL(ctx context.Context, stmts []string) (failed, err error) {
+	if _, err := x.tx.Exec(ctx, "SAVEPOINT lifebelt_revert"); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	for _, s := range stmts {
+		if _, ferr := x.tx.Exec(ctx, s); ferr != nil {
+			if ctx.Err() != nil {
+				return nil, ferr
+			}
+			if _, rerr := x.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT lifebelt_revert; RELEASE SAVEPOINT lifebelt_revert"); rerr != nil {
+				return nil, fmt.Errorf("postgres: rolling back %q (%v): %w", abbreviate(s), ferr, rerr)
+			}
+			return fmt.Errorf("%s: %w", abbreviate(s), ferr), nil
+		}
+	}
+	if _, err := x.tx.Exec(ctx, "RELEASE SAVEPOINT lifebelt_revert"); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return nil, nil
+}
+
+// ImageTable images every row of the table (its partitions and children
+// included) as deleted rows, with row_security off.
+func (x *pgTx) ImageTable(ctx context.Context, schema, name string, sink engine.Sink) (h int64, err error) {
+	oid, _, _, _, ok, err := resolveRelation(ctx, x.tx, engine.Name{Schema: schema, Name: name})
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, fmt.Errorf("postgres: table %s does not exist", quoteQualified(schema, name))
+	}
+	x.rels = nil // the undo's DDL may have changed any table
+	rel, err := x.relation(ctx, oid)
+	if err != nil {
+		return 0, err
+	}
+	restore, err := x.rowSecurityOff(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if rerr := restore(); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	e := &execution{x: x, sink: sink}
+	return e.rows(ctx, rel, nil)
 }

@@ -83,7 +83,7 @@ func TestUndoAlterAddColumnDefaults(t *testing.T) {
 	// The constant default is compared: a row changed since stops it.
 	enginetest.ExecAll(t, db, `UPDATE t SET c = 2 WHERE id = 3`)
 	rep = undoAll(t, s, engine.UndoOptions{Entries: seqs[2:3], DryRun: true})
-	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "1 row(s)") || !strings.Contains(rep.Conflicts[0].Reason, "(1.50)") {
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "1 row(s)") || !strings.Contains(rep.Conflicts[0].Reason, "(1.5)") {
 		t.Fatalf("undo of the constant default after a change: conflicts %v", rep.Conflicts)
 	}
 	rep = undoAll(t, s, engine.UndoOptions{Entries: seqs[:1], DryRun: true, Force: true})

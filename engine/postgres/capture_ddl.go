@@ -328,6 +328,15 @@ func (e *execution) alter(ctx context.Context, bref, aref objRef, n *pg_query.No
 	if err != nil {
 		return engine.Result{}, err
 	}
+	if !found && bref.Kind == "TABLE" {
+		// A relation of another kind changed through ALTER TABLE (a
+		// foreign table, a view): its definition cannot be recorded.
+		if _, _, _, relkind, ok, err := resolveRelation(ctx, e.x.tx, bref.Name); err != nil {
+			return engine.Result{}, err
+		} else if ok {
+			return e.unguarded(ctx, fmt.Sprintf("ALTER TABLE on %s, which is not an ordinary or partitioned table (relkind %c), is not imaged", bref.Name, relkind))
+		}
+	}
 	res, err := e.ddlRun(ctx)
 	if err != nil {
 		return engine.Result{}, err

@@ -1,10 +1,15 @@
 package sqlite
 
+// #include <stdlib.h>
+// #include "bridge.h"
+import "C"
+
 import (
 	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"lifebelt/engine"
 )
@@ -30,8 +35,8 @@ func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, 
 	bc, ac := m.info.Columns, nm.info.Columns
 	switch action {
 	case "RENAME TO":
-		set([]string{"ALTER TABLE " + table(newName) + " RENAME TO " + QuoteIdent(oldName)},
-			[]string{"ALTER TABLE " + table(oldName) + " RENAME TO " + QuoteIdent(newName)})
+		set([]string{"ALTER TABLE " + table(newName) + " RENAME TO " + renameTarget(oldName)},
+			[]string{"ALTER TABLE " + table(oldName) + " RENAME TO " + renameTarget(newName)})
 	case "RENAME COLUMN":
 		if len(bc) != len(ac) {
 			return nil
@@ -45,8 +50,8 @@ func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, 
 		if len(from) != 1 {
 			return nil
 		}
-		set([]string{"ALTER TABLE " + table(newName) + " RENAME COLUMN " + QuoteIdent(to[0]) + " TO " + QuoteIdent(from[0])},
-			[]string{"ALTER TABLE " + table(oldName) + " RENAME COLUMN " + QuoteIdent(from[0]) + " TO " + QuoteIdent(to[0])})
+		set([]string{"ALTER TABLE " + table(newName) + " RENAME COLUMN " + QuoteIdent(to[0]) + " TO " + renameTarget(from[0])},
+			[]string{"ALTER TABLE " + table(oldName) + " RENAME COLUMN " + QuoteIdent(from[0]) + " TO " + renameTarget(to[0])})
 		after.Revert.Columns = map[string]string{to[0]: from[0]}
 		before.Revert.Columns = map[string]string{from[0]: to[0]}
 	case "ADD COLUMN":
@@ -81,75 +86,133 @@ func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, 
 		if col.Generated {
 			return nil // computed: dropping it destroys nothing
 		}
-		var dflt engine.Value
-		err = t.c.cc.query(ctx, `SELECT dflt_value FROM pragma_table_xinfo(?, 'main') WHERE name = ?`,
-			[]engine.Value{textValue(newName), textValue(col.Name)}, func(r []engine.Value) error {
-				dflt = r[0]
-				return nil
-			})
-		if err != nil {
-			return fmt.Errorf("sqlite: reading the default of %s.%s: %w", newName, col.Name, err)
-		}
-		// The default of an added column is a constant (SQLite refuses
-		// anything else), so every row the ALTER found got that value.
-		esc := func(s string) string { return strings.ReplaceAll(s, "%", "%%") }
-		cond := QuoteIdent(col.Name) + " IS NOT NULL"
-		what := ", which the ALTER added empty"
-		if dflt.K == kText && dflt.S != "" {
-			cond = QuoteIdent(col.Name) + " IS NOT (" + dflt.S + ")"
-			what = " other than its default (" + esc(dflt.S) + ")"
-		}
-		after.Revert.Checks = []engine.RevertCheck{{
-			Query:  "SELECT count(*) FROM " + table(newName) + " WHERE " + cond,
-			Reason: "%d row(s) of " + esc(newName) + " hold values in column " + esc(col.Name) + what + ": dropping the column would lose them",
-		}}
+		return t.addedColumnCheck(ctx, newName, col.Name, after.Revert)
 	}
+	return nil
+}
+
+// renameTarget spells the new name of a rename: bare when it is a plain
+// identifier, quoted otherwise. SQLite writes the new name into the
+// schema's text as the statement spells it, so a name a user renamed
+// bare comes back bare.
+func renameTarget(name string) string {
+	plain := name != ""
+	for i := 0; i < len(name) && plain; i++ {
+		c := name[i]
+		plain = c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9'
+	}
+	if !plain || isKeyword(name) {
+		return QuoteIdent(name)
+	}
+	return name
+}
+
+// isKeyword asks SQLite whether name is one of its keywords.
+func isKeyword(name string) bool {
+	cs := C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	return C.sqlite3_keyword_check(cs, C.int(len(name))) != 0
+}
+
+// addedColumnCheck adds to r the check for values others wrote into an
+// added column since: rows where it holds anything but what the ALTER
+// gave every row it found. That value is read back from a row (SQLite
+// supplies it from the default, as the column's affinity makes it), and
+// compared exactly: BINARY, whatever the column's collation, since
+// NOCASE would take someone's 'ABC' for the default 'abc'.
+func (t *tx) addedColumnCheck(ctx context.Context, table, column string, r *engine.Revert) error {
+	esc := func(s string) string { return strings.ReplaceAll(s, "%", "%%") }
+	col := QuoteIdent(column)
+	from := "main." + QuoteIdent(table)
+	var given *engine.Value
+	err := t.c.cc.query(ctx, "SELECT "+col+" FROM "+from+" LIMIT 1", nil, func(row []engine.Value) error {
+		v := row[0]
+		given = &v
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: reading column %s of %s: %w", column, table, err)
+	}
+	if given == nil {
+		// No row got anything: rows there at undo time came since, and
+		// whatever they hold in the column is theirs.
+		r.Checks = append(r.Checks, engine.RevertCheck{
+			Query:  "SELECT count(*) FROM " + from + " WHERE " + col + " IS NOT NULL",
+			Reason: "%d row(s) of " + esc(table) + " were added since the ALTER, which found it empty, and hold values in column " + esc(column) + ": dropping the column would lose them",
+		})
+		return nil
+	}
+	if given.K == engine.NullKind {
+		r.Checks = append(r.Checks, engine.RevertCheck{
+			Query:  "SELECT count(*) FROM " + from + " WHERE " + col + " IS NOT NULL",
+			Reason: "%d row(s) of " + esc(table) + " hold values in column " + esc(column) + ", which the ALTER added empty: dropping the column would lose them",
+		})
+		return nil
+	}
+	shown := literal(*given)
+	r.Checks = append(r.Checks, engine.RevertCheck{
+		Query:  "SELECT count(*) FROM " + from + " WHERE " + col + " COLLATE BINARY IS NOT " + shown,
+		Reason: "%d row(s) of " + esc(table) + " hold values in column " + esc(column) + " other than the one the ALTER gave every row (" + esc(shown) + "): dropping the column would lose them",
+	})
 	return nil
 }
 
 // addedColumnText finds the column definition ADD COLUMN put into a
 // table's CREATE statement: SQLite inserts ", <definition>" where the
-// column list ends and leaves the rest of the text alone.
+// column definitions end (before the first table constraint, or the
+// closing parenthesis) and leaves the rest of the text alone.
 func addedColumnText(before, after string) (string, bool) {
-	p := 0
-	for p < len(before) && p < len(after) && before[p] == after[p] {
-		p++
-	}
 	n := len(after) - len(before)
-	if n <= 2 || p+n > len(after) || after[p+n:] != before[p:] || !strings.HasPrefix(after[p:p+n], ", ") {
+	if n <= 2 {
 		return "", false
 	}
-	return after[p+2 : p+n], true
+	p := 0
+	for p < len(before) && before[p] == after[p] {
+		p++
+	}
+	// The insertion point is at most p, and the text before it and after
+	// the inserted piece is the old text.
+	for off := p; off >= 0 && off >= p-n; off-- {
+		if after[:off] == before[:off] && after[off+n:] == before[off:] && strings.HasPrefix(after[off:off+n], ", ") {
+			return after[off+2 : off+n], true
+		}
+	}
+	return "", false
 }
 
 var _ engine.Reverter = (*tx)(nil)
 
-// DefinitionMatches compares the table's definition with want, leaving
-// out its AUTOINCREMENT counter.
-func (t *tx) DefinitionMatches(ctx context.Context, schema, name string, want *engine.Definition) (found, same bool, err error) {
+// TableDefinition is the table's definition, nil when there is none.
+func (t *tx) TableDefinition(ctx context.Context, schema, name string) (*engine.Definition, error) {
 	if err := t.usable(); err != nil {
-		return false, false, err
+		return nil, err
 	}
 	// The suspended triggers are part of the definition.
 	if err := t.resumeTriggers(ctx); err != nil {
-		return false, false, err
+		return nil, err
 	}
 	if schema != "" && schema != "main" {
-		return false, false, fmt.Errorf("sqlite: undo of %s.%s: only the main database is supported", schema, name)
+		return nil, fmt.Errorf("sqlite: undo of %s.%s: only the main database is supported", schema, name)
 	}
 	meta, err := t.c.schema(ctx)
 	if err != nil {
-		return false, false, err
+		return nil, err
 	}
 	m := meta.table(name)
 	if m == nil {
-		return false, false, nil
+		return nil, nil
 	}
 	def, err := t.c.tableDefinition(ctx, meta, m)
 	if err != nil {
-		return true, false, err
+		return nil, err
 	}
-	return true, slices.Equal(def.Create, want.Create) && slices.Equal(shape(def.PostData), shape(want.PostData)), nil
+	return &def, nil
+}
+
+// SameDefinition compares two definitions, leaving out the AUTOINCREMENT
+// counter.
+func (t *tx) SameDefinition(a, b *engine.Definition) bool {
+	return slices.Equal(a.Create, b.Create) && slices.Equal(shape(a.PostData), shape(b.PostData))
 }
 
 // shape leaves out the statements that restore the AUTOINCREMENT counter.
@@ -185,4 +248,85 @@ func (t *tx) Count(ctx context.Context, query string) (int64, error) {
 		return 0, fmt.Errorf("sqlite: %s: %w", query, err)
 	}
 	return n, nil
+}
+
+// TryDDL runs statements inside a savepoint; a failure rolls back to it.
+func (t *tx) TryDDL(ctx context.Context, stmts []string) (failed, err error) {
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	if err := t.resumeTriggers(ctx); err != nil {
+		return nil, err
+	}
+	if err := t.c.cc.exec(ctx, "SAVEPOINT lifebelt_revert"); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	for _, s := range stmts {
+		ferr := t.c.cc.exec(ctx, s)
+		if ferr == nil {
+			ferr = t.columnStillNamed(ctx, s)
+		}
+		if ferr != nil {
+			if ctx.Err() != nil {
+				return nil, ferr
+			}
+			if rerr := t.c.cc.exec(ctx, "ROLLBACK TO lifebelt_revert; RELEASE lifebelt_revert"); rerr != nil {
+				return nil, fmt.Errorf("sqlite: rolling back %q (%v): %w", s, ferr, rerr)
+			}
+			return fmt.Errorf("%s: %w", s, ferr), nil
+		}
+	}
+	if err := t.c.cc.exec(ctx, "RELEASE lifebelt_revert"); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	return nil, nil
+}
+
+// columnStillNamed checks, after stmt dropped a column (ALTER TABLE
+// main.T DROP COLUMN C, as alterReverts writes it), that no trigger or
+// view outside T names C: SQLite drops the column even where a trigger of
+// another table still writes it, and that trigger then fails. Any
+// identifier C counts, whatever table it belongs to.
+func (t *tx) columnStillNamed(ctx context.Context, stmt string) error {
+	toks := lexTokens(stmt, 9)
+	if len(toks) != 8 || toks[0].word != "ALTER" || toks[1].word != "TABLE" || toks[3].punct != '.' || toks[5].word != "DROP" || toks[6].word != "COLUMN" {
+		return nil
+	}
+	table, column := toks[4].ident, toks[7].ident
+	var found error
+	for _, schema := range []string{"main", "temp"} {
+		err := t.c.cc.query(ctx, "SELECT type, name, tbl_name, sql FROM "+schema+".sqlite_schema WHERE type IN ('trigger', 'view') AND sql IS NOT NULL",
+			nil, func(r []engine.Value) error {
+				if found != nil || (r[0].S == "trigger" && strings.EqualFold(r[2].S, table)) {
+					return nil
+				}
+				for _, tk := range lexTokens(r[3].S, 0) {
+					if tk.ident != "" && strings.EqualFold(tk.ident, column) {
+						found = fmt.Errorf("%s %s names a column %s, which it could no longer find", r[0].S, r[1].S, column)
+						break
+					}
+				}
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	return found
+}
+
+// ImageTable images every row of the table as deleted rows.
+func (t *tx) ImageTable(ctx context.Context, schema, name string, sink engine.Sink) (int64, error) {
+	if err := t.usable(); err != nil {
+		return 0, err
+	}
+	meta, err := t.c.schema(ctx)
+	if err != nil {
+		return 0, err
+	}
+	m := meta.table(name)
+	if m == nil || (schema != "" && schema != "main") {
+		return 0, fmt.Errorf("sqlite: table %s is not in the main database", name)
+	}
+	return t.imageAllRows(ctx, m, sink)
 }

@@ -91,7 +91,7 @@ func TestUndoAlterAddColumnTableOptions(t *testing.T) {
 	// of the undo meets it.
 	enginetest.ExecAll(t, db, `UPDATE s SET n = 8`)
 	rep3 := undoWith(t, s, engine.UndoOptions{Entries: []int64{rep2.Seq}, DryRun: true})
-	if len(rep3.Conflicts) != 1 || !strings.Contains(rep3.Conflicts[0].Reason, "1 row(s) of s hold values in column n other than its default ('7')") {
+	if len(rep3.Conflicts) != 1 || !strings.Contains(rep3.Conflicts[0].Reason, "1 row(s) of s hold values in column n other than the one the ALTER gave every row (7)") {
 		t.Fatalf("conflicts %v", rep3.Conflicts)
 	}
 }

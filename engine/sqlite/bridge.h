@@ -33,6 +33,7 @@ typedef unsigned long long sqlite3_uint64;
 
 int sqlite3_prepare_v3(sqlite3 *, const char *, int, unsigned int, sqlite3_stmt **, const char **);
 int sqlite3_step(sqlite3_stmt *);
+int sqlite3_keyword_check(const char *, int);
 int sqlite3_reset(sqlite3_stmt *);
 int sqlite3_finalize(sqlite3_stmt *);
 int sqlite3_clear_bindings(sqlite3_stmt *);

@@ -150,10 +150,10 @@ func TestAlterTable(t *testing.T) {
 		{"ALTER TABLE t ADD COLUMN c DEFAULT 5", "t", "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b TEXT, c DEFAULT 5)",
 			`ALTER TABLE main."t" DROP COLUMN "c"`, `ALTER TABLE main."t" ADD COLUMN c DEFAULT 5`},
 		{"ALTER TABLE t RENAME COLUMN b TO bee", "t", `CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, bee TEXT, c DEFAULT 5)`,
-			`ALTER TABLE main."t" RENAME COLUMN "bee" TO "b"`, `ALTER TABLE main."t" RENAME COLUMN "b" TO "bee"`},
+			`ALTER TABLE main."t" RENAME COLUMN "bee" TO b`, `ALTER TABLE main."t" RENAME COLUMN "b" TO bee`},
 		{"ALTER TABLE t DROP COLUMN bee", "t", "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, c DEFAULT 5)", "", ""},
 		{`ALTER TABLE t RENAME TO "t 2"`, "t", `CREATE TABLE "t 2"(id INTEGER PRIMARY KEY, a TEXT, c DEFAULT 5)`,
-			`ALTER TABLE main."t 2" RENAME TO "t"`, `ALTER TABLE main."t" RENAME TO "t 2"`},
+			`ALTER TABLE main."t 2" RENAME TO t`, `ALTER TABLE main."t" RENAME TO "t 2"`},
 	} {
 		_, s := run(t, x, tc.sql)
 		if len(s.objects) != 1 {
