@@ -40,6 +40,7 @@ var contractCases = []contractCase{
 	{"UndoAlterInterleaved", testUndoAlterInterleaved},
 	{"UndoAlterRenameWithReferences", testUndoAlterRenameWithReferences},
 	{"UndoAlterRenameStillChecksReferences", testUndoAlterRenameStillChecksReferences},
+	{"UndoForcedDropImagesRows", testUndoForcedDropImagesRows},
 	{"UndoDryRun", testUndoDryRun},
 	{"UndoScript", testUndoScript},
 	{"UndoScriptKeyless", testUndoScriptKeyless},

@@ -200,3 +200,28 @@ func testUndoAlterRenameStillChecksReferences(t *testing.T, h Harness, nm names)
 	equal(t, "what undo refused for", danglingStrings(e.undoRefused(engine.UndoOptions{})), []string{cascade.name + " (1) restored"})
 	equal(t, "child rows after the refused undo", e.dump(c2), before)
 }
+
+// testUndoForcedDropImagesRows: a forced undo of CREATE TABLE drops the
+// table others filled since, after imaging its rows; undoing that undo
+// brings the table back with them.
+func testUndoForcedDropImagesRows(t *testing.T, h Harness, nm names) {
+	e := newEnv(t, h, nm)
+	tb := nm.tbl("made", "id", "v")
+	CommitAll(t, e.s, tb.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {v} text)"))
+	e.exec(tb.sql("INSERT INTO {t} VALUES (1, 'theirs'), (2, NULL)")) // someone else
+	rows := e.dump(tb)
+	if rep := e.undo(engine.UndoOptions{DryRun: true}); len(rep.Conflicts) != 1 {
+		t.Fatalf("undo of CREATE TABLE of a filled table: conflicts %v, want one", rep.Conflicts)
+	}
+	rep := e.undo(engine.UndoOptions{Force: true})
+	if len(rep.Conflicts) != 0 || rep.Forced != 1 {
+		t.Fatalf("forced undo: conflicts %v, forced %d", rep.Conflicts, rep.Forced)
+	}
+	if c := e.catalog(tb); len(c) != 0 {
+		t.Fatalf("the table is still there after the forced undo: %v", c)
+	}
+	if rep2 := e.undo(engine.UndoOptions{Entries: []int64{rep.Seq}}); !rep2.Complete() {
+		t.Fatalf("undoing the forced undo: conflicts %v, skipped %v", rep2.Conflicts, rep2.Skipped)
+	}
+	equal(t, "rows after undoing the forced undo", e.dump(tb), rows)
+}
