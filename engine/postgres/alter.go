@@ -254,22 +254,16 @@ func shape(stmts []string) []string {
 // Count runs a RevertCheck's query with row_security off, so that no row
 // is hidden from it (where row-level security applies, it fails instead).
 func (x *pgTx) Count(ctx context.Context, query string) (n int64, err error) {
-	restore, err := x.rowSecurityOff(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		if rerr := restore(); rerr != nil && err == nil {
-			err = rerr
+	err = x.withoutRowSecurity(ctx, func() error {
+		if err := x.tx.QueryRow(ctx, query).Scan(&n); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				err = errors.New("no row")
+			}
+			return fmt.Errorf("postgres: %s: %w", abbreviate(query), err)
 		}
-	}()
-	if err := x.tx.QueryRow(ctx, query).Scan(&n); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			err = errors.New("no row")
-		}
-		return 0, fmt.Errorf("postgres: %s: %w", abbreviate(query), err)
-	}
-	return n, nil
+		return nil
+	})
+	return n, err
 }
 
 // TryDDL runs statements inside a savepoint; a failure rolls back to it.
@@ -309,15 +303,10 @@ func (x *pgTx) ImageTable(ctx context.Context, schema, name string, sink engine.
 	if err != nil {
 		return 0, err
 	}
-	restore, err := x.rowSecurityOff(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		if rerr := restore(); rerr != nil && err == nil {
-			err = rerr
-		}
-	}()
-	e := &execution{x: x, sink: sink}
-	return e.rows(ctx, rel, nil)
+	err = x.withoutRowSecurity(ctx, func() error {
+		e := &execution{x: x, sink: sink}
+		h, err = e.rows(ctx, rel, nil)
+		return err
+	})
+	return h, err
 }

@@ -426,19 +426,27 @@ func (x *pgTx) CountRows(ctx context.Context, schema, name string) (n int64, err
 	if _, err := x.tx.Exec(ctx, "LOCK TABLE "+tbl+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 		return 0, fmt.Errorf("postgres: locking %s to count its rows: %w", tbl, err)
 	}
+	err = x.withoutRowSecurity(ctx, func() error {
+		if err := x.tx.QueryRow(ctx, "SELECT count(*) FROM "+tbl).Scan(&n); err != nil {
+			return fmt.Errorf("postgres: counting the rows of %s: %w", tbl, err)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// withoutRowSecurity runs fn with row_security off (see rowSecurityOff).
+func (x *pgTx) withoutRowSecurity(ctx context.Context, fn func() error) (err error) {
 	restore, err := x.rowSecurityOff(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer func() {
 		if rerr := restore(); rerr != nil && err == nil {
 			err = rerr
 		}
 	}()
-	if err := x.tx.QueryRow(ctx, "SELECT count(*) FROM "+tbl).Scan(&n); err != nil {
-		return 0, fmt.Errorf("postgres: counting the rows of %s: %w", tbl, err)
-	}
-	return n, nil
+	return fn()
 }
 
 // rowSecurityOff turns row_security off for the transaction; restore puts
