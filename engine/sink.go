@@ -69,6 +69,37 @@ func (s *journalSink) Table(t TableInfo) (int64, error) {
 	return id, nil
 }
 
+// freshTable declares t under a handle of its own, never shared with the
+// rows of another Table call: images a forced undo keeps for people must
+// not be taken for the undo's own row changes.
+func (s *journalSink) freshTable(t TableInfo) (int64, error) {
+	if err := s.barrier(); err != nil {
+		return 0, err
+	}
+	id, err := s.w.AddTableApart(s.seq, t)
+	if err != nil {
+		s.fail(err)
+		return 0, err
+	}
+	if s.tables == nil {
+		s.tables = map[string]int64{}
+		s.infos = map[int64]*TableInfo{}
+	}
+	ti := t
+	s.infos[id] = &ti
+	if s.qnames == nil {
+		s.qnames = map[int64]string{}
+	}
+	s.qnames[id] = t.QualifiedName()
+	return id, nil
+}
+
+// keptSink is the undo's sink for images kept for people: each table
+// gets a handle of its own.
+type keptSink struct{ *journalSink }
+
+func (k keptSink) Table(t TableInfo) (int64, error) { return k.freshTable(t) }
+
 // Row copies the row (the dialect may reuse its slices; the strings and
 // byte slices inside Values must not change after Row returns) and queues
 // it for the writer goroutine.

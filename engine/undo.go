@@ -69,9 +69,12 @@ type Reverter interface {
 	// savepoint is rolled back and its error returned as failed; err
 	// means the transaction is no longer usable.
 	TryDDL(ctx context.Context, stmts []string) (failed, err error)
-	// ImageTable images every row of the table into sink as deleted rows
-	// and returns their table handle.
+	// ImageTable images every row of the table (with its children's)
+	// into sink as deleted rows and returns their table handle.
 	ImageTable(ctx context.Context, schema, name string, sink Sink) (int64, error)
+	// Children counts the tables that inherit from the table or are its
+	// partitions: dropping it would take them along.
+	Children(ctx context.Context, schema, name string) (int64, error)
 }
 
 // undoBatch is how many images undo applies at a time (fewer round trips
@@ -136,7 +139,7 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 	u = &undoer{s: s, ap: ap, opt: opt, rep: rep, sink: &journalSink{w: w, seq: seq, impact: newImpact()}, mapped: map[int64]int64{},
 		fks: map[string][]fkUse{}, refs: map[string]*fkRefs{}, fkSeen: map[string]bool{}, written: map[string]syncedTable{}, ddl: map[string]bool{}}
 	start := time.Now()
-	u.todo, u.kept = map[int64]bool{}, map[int64]bool{}
+	u.todo, u.kept, u.blocked, u.blockedImages = map[int64]bool{}, map[int64]bool{}, map[string]int64{}, map[int64]int64{}
 	for _, e := range todo {
 		u.todo[e.Seq] = true
 	}
@@ -144,15 +147,21 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 		if err := u.entry(ctx, e); err != nil {
 			return fail(fmt.Errorf("entry %d: %w", e.Seq, err))
 		}
-		if u.kept[e.Seq] && e.Kind == "statement" && e.ImageCount == 0 {
-			// Its ALTER, all it did, is still in place: it stays
-			// committed, to be undone once the conflict is resolved.
+		if u.kept[e.Seq] && e.ImageCount == u.blockedImages[e.Seq] {
+			// Nothing of it was undone (its ALTER, or the ALTER its rows
+			// depend on, is still in place): it stays committed, to be
+			// undone once the conflict is resolved.
 			continue
 		}
 		rep.Entries = append(rep.Entries, e.Seq)
 	}
 	for _, st := range u.synced {
 		t := u.renamedTable(st.t, st.epoch)
+		if ok, err := ap.ObjectExists(ctx, "TABLE", t.Schema, t.Name); err != nil {
+			return fail(err)
+		} else if !ok {
+			continue // dropped again by the undo (an entry created it)
+		}
 		if err := ap.SyncSequences(ctx, t); err != nil {
 			return fail(fmt.Errorf("moving sequences of %s: %w", t.QualifiedName(), err))
 		}

@@ -32,6 +32,12 @@ type undoer struct {
 	renames  []renameOp             // renames run by reverts of ALTER (undo_renames.go)
 	todo     map[int64]bool         // the entries this undo undoes
 	kept     map[int64]bool         // entries whose ALTER a conflict left in place
+	// blocked: tables (by ddlKey of their name before the ALTER) whose
+	// ALTER a conflict left in place, with its entry; older rows of them
+	// cannot go back. blockedImages counts those rows by entry.
+	blocked       map[string]int64
+	blockedImages map[int64]int64
+	blockedSaid   map[int64]map[string]bool
 }
 
 func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
@@ -177,7 +183,25 @@ func (u *undoer) replace(ctx context.Context, o ObjectImage) error {
 	if err != nil {
 		return err
 	}
-	if err := u.ap.ExecDDL(ctx, o.Before.Create); err != nil {
+	if rv, ok := u.ap.(Reverter); ok {
+		failed, err := rv.TryDDL(ctx, o.Before.Create)
+		if err != nil {
+			return err
+		}
+		if failed != nil && o.After != nil && len(o.After.Drop) > 0 {
+			// CREATE OR REPLACE cannot take a view back to fewer
+			// columns: drop and create it (which fails, as a conflict,
+			// where something depends on it).
+			failed, err = rv.TryDDL(ctx, append(append([]string{}, o.After.Drop...), o.Before.Create...))
+			if err != nil {
+				return err
+			}
+		}
+		if failed != nil {
+			u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("restoring the %s's definition failed, so it was left: %v", strings.ToLower(o.Kind), failed)})
+			return nil
+		}
+	} else if err := u.ap.ExecDDL(ctx, o.Before.Create); err != nil {
 		return fmt.Errorf("restoring the definition of %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
 	}
 	u.schemaChanged(o.Schema, o.Name)
@@ -218,18 +242,18 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 	switch {
 	case cur == nil:
 		u.conflict(Conflict{Table: name, Reason: "the altered table is gone; its ALTER was not undone"})
-		u.kept[seq] = true
+		u.keep(seq, o)
 		return nil
 	case !rv.SameDefinition(cur, o.After):
 		u.conflict(Conflict{Table: name, Reason: "the table's definition changed since the ALTER (a later change by someone else, or an entry not undone); the ALTER was not undone"})
-		u.kept[seq] = true
+		u.keep(seq, o)
 		return nil
 	}
 	if later, err := u.laterUse(seq, r.Schema, r.Name); err != nil {
 		return err
 	} else if later != 0 {
 		u.conflict(Conflict{Table: name, Reason: fmt.Sprintf("entry %d, later in the session, changed this table after the ALTER and is not undone; undo it first; the ALTER was not undone", later)})
-		u.kept[seq] = true
+		u.keep(seq, o)
 		return nil
 	}
 	forced := int64(0)
@@ -243,7 +267,7 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 		}
 		if !u.opt.Force {
 			u.conflict(Conflict{Table: name, Reason: fmt.Sprintf(c.Reason, n) + "; the ALTER was not undone"})
-			u.kept[seq] = true
+			u.keep(seq, o)
 			return nil
 		}
 		forced += n
@@ -255,7 +279,7 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 	var imaged int64
 	if forced > 0 {
 		// Whatever the statements destroy is journaled first.
-		if imaged, err = rv.ImageTable(ctx, r.Schema, r.Name, u.sink); err != nil {
+		if imaged, err = rv.ImageTable(ctx, r.Schema, r.Name, keptSink{u.sink}); err != nil {
 			return fmt.Errorf("imaging the rows of %s before undoing its ALTER: %w", name, err)
 		}
 	}
@@ -265,7 +289,7 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 	}
 	if failed != nil {
 		u.conflict(Conflict{Table: name, Reason: fmt.Sprintf("undoing the ALTER failed, so it was not undone: %v", failed)})
-		u.kept[seq] = true
+		u.keep(seq, o)
 		return nil
 	}
 	u.rep.Forced += int(forced)
@@ -300,6 +324,19 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 	return nil
 }
 
+// keep records that entry seq's ALTER of o stays: the entry stays
+// committed and, for a rename, older rows of the table (under its name
+// before the ALTER) cannot go back.
+func (u *undoer) keep(seq int64, o ObjectImage) {
+	u.kept[seq] = true
+	// A rename left in place: older images name what is not there. (An
+	// added column left in place is a column added since, which undo
+	// handles.)
+	if r := o.After.Revert; r != nil && (len(r.Columns) > 0 || !u.sameTable(r.Schema, r.Name, o.Schema, o.Name)) {
+		u.blocked[u.ddlKey(o.Schema, o.Name)] = seq
+	}
+}
+
 // laterUse returns a committed statement of the session after seq, not
 // part of this undo, that imaged rows of table schema.name or changed its
 // definition, or 0.
@@ -309,6 +346,11 @@ func (u *undoer) laterUse(seq int64, schema, name string) (int64, error) {
 		return 0, err
 	}
 	for _, e := range entries {
+		// Undo entries do not count: they put rows back as they were
+		// before a statement, which undoing entries one by one, newest
+		// first, must be able to go past. (Undoing such an undo entry
+		// after its ALTER was undone meets rows under names that are gone:
+		// conflicts, nothing written.)
 		if e.Seq <= seq || u.todo[e.Seq] || e.Kind != "statement" || e.State != "committed" {
 			continue
 		}
@@ -466,15 +508,24 @@ func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) erro
 			}
 		}
 	}
+	rv, isRv := u.ap.(Reverter)
 	var imaged int64
 	if forced {
-		// Its rows are journaled first: undoing this undo brings them back.
-		rv, ok := u.ap.(Reverter)
-		if !ok {
+		// Its rows are journaled first: undoing this undo brings them
+		// back. Tables hanging from it would go too, unjournaled.
+		if !isRv {
 			u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: "the table created by this entry now holds rows, which this database's undo cannot image before dropping it; it was not dropped, even with force"})
 			return nil
 		}
-		if imaged, err = rv.ImageTable(ctx, o.Schema, o.Name, u.sink); err != nil {
+		n, err := rv.Children(ctx, o.Schema, o.Name)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("the table created by this entry now holds rows, and %d table(s) inherit from it or are its partitions; it was not dropped, even with force", n)})
+			return nil
+		}
+		if imaged, err = rv.ImageTable(ctx, o.Schema, o.Name, keptSink{u.sink}); err != nil {
 			return fmt.Errorf("imaging the rows of %s before dropping it: %w", qname(o.Schema, o.Name), err)
 		}
 	}
@@ -482,7 +533,21 @@ func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) erro
 	if err != nil {
 		return err
 	}
-	if err := u.ap.ExecDDL(ctx, o.After.Drop); err != nil {
+	if isRv {
+		// Something of others' that depends on it (a view, a child
+		// table) makes the DROP fail: a conflict, not a failed undo.
+		failed, err := rv.TryDDL(ctx, o.After.Drop)
+		if err != nil {
+			return fmt.Errorf("dropping %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
+		}
+		if failed != nil {
+			if forced {
+				u.rep.Forced--
+			}
+			u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("dropping it failed, so it was left: %v", failed)})
+			return nil
+		}
+	} else if err := u.ap.ExecDDL(ctx, o.After.Drop); err != nil {
 		return fmt.Errorf("dropping %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
 	}
 	u.schemaChanged(o.Schema, o.Name)

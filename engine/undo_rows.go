@@ -49,6 +49,9 @@ func (u *undoer) rows(ctx context.Context, seq int64, skip map[int64]bool, marks
 			if skip[im.Table] {
 				continue
 			}
+			if u.blockedBy(im.Table) {
+				continue
+			}
 			keyBuf = journal.EncodeRow(keyBuf[:0], u.currentKey(im))
 			k := string(keyBuf)
 			if len(b.imgs) > 0 && (b.table != im.Table || b.op != im.Op || b.keys[k] || len(b.imgs) >= undoBatch || b.bytes >= undoBatchBytes) {
@@ -70,6 +73,34 @@ func (u *undoer) rows(ctx context.Context, seq int64, skip map[int64]bool, marks
 		return err
 	}
 	return runMarks(0)
+}
+
+// blockedBy reports whether the image's table had an ALTER, later in the
+// session, that this undo left in place: the image names columns or a
+// table name that are not there. The first such image of a table in an
+// entry is reported as a conflict; all are counted.
+func (u *undoer) blockedBy(table int64) bool {
+	if len(u.blocked) == 0 {
+		return false
+	}
+	t := u.tables[table]
+	alter, ok := u.blocked[u.ddlKey(t.Schema, t.Name)]
+	if !ok || alter <= u.entry_ {
+		return false
+	}
+	if u.blockedImages[u.entry_] == 0 || !u.blockedSaid[u.entry_][t.QualifiedName()] {
+		if u.blockedSaid == nil {
+			u.blockedSaid = map[int64]map[string]bool{}
+		}
+		if u.blockedSaid[u.entry_] == nil {
+			u.blockedSaid[u.entry_] = map[string]bool{}
+		}
+		u.blockedSaid[u.entry_][t.QualifiedName()] = true
+		u.conflict(Conflict{Table: t.QualifiedName(), Reason: fmt.Sprintf("its ALTER in entry %d was not undone, so these rows, recorded before it, were not put back", alter)})
+		u.kept[u.entry_] = true
+	}
+	u.blockedImages[u.entry_]++
+	return true
 }
 
 // valueBytes is the size of a row's text and byte values.

@@ -168,6 +168,17 @@ func (w *Writer) fail(what string, err error) error {
 // returns its journal table id. Adding an identical table twice for the
 // same entry returns the same id.
 func (w *Writer) AddTable(seq int64, t Table) (int64, error) {
+	return w.addTable(seq, t, false)
+}
+
+// AddTableApart is AddTable under an id of its own, even when the entry
+// has a table of that description: for images kept apart from the
+// entry's row changes.
+func (w *Writer) AddTableApart(seq int64, t Table) (int64, error) {
+	return w.addTable(seq, t, true)
+}
+
+func (w *Writer) addTable(seq int64, t Table, apart bool) (int64, error) {
 	if err := w.usable(seq); err != nil {
 		return 0, err
 	}
@@ -191,7 +202,7 @@ func (w *Writer) AddTable(seq int64, t Table) (int64, error) {
 	r := tableRow{ID: w.nextTable, Seq: seq, Schema: t.Schema, Name: t.Name,
 		Columns: cols, Key: keyJSON, KeyKind: t.KeyKind, Level: int64(t.Level)}
 	def := fmt.Sprintf("%q.%q|%s|%s|%q|%d", r.Schema, r.Name, r.Columns, r.Key, r.KeyKind, r.Level)
-	if id, ok := w.defs[def]; ok {
+	if id, ok := w.defs[def]; ok && !apart {
 		return id, nil
 	}
 	_, err = w.tx.ExecContext(w.ctx, `INSERT INTO image_tables (id, seq, schema_name, name, columns_json,
@@ -203,7 +214,9 @@ func (w *Writer) AddTable(seq int64, t Table) (int64, error) {
 	r.frame(w.dig.tables)
 	w.nextTable++
 	w.tables[r.ID] = tableShape{cols: len(t.Columns), key: len(t.Key)}
-	w.defs[def] = r.ID
+	if !apart {
+		w.defs[def] = r.ID
+	}
 	w.pending = true
 	return r.ID, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
 
@@ -305,8 +306,36 @@ func (x *pgTx) ImageTable(ctx context.Context, schema, name string, sink engine.
 	}
 	err = x.withoutRowSecurity(ctx, func() error {
 		e := &execution{x: x, sink: sink}
-		h, err = e.rows(ctx, rel, nil)
-		return err
+		if h, err = e.table(rel, 0); err != nil {
+			return err
+		}
+		// Not ONLY: a DROP COLUMN of an inheritance parent takes the
+		// children's column too.
+		var vals []engine.Value
+		_, err := x.stream(ctx, "SELECT x.* FROM "+rel.quoted+" AS x", func(_ []pgconn.FieldDescription, row [][]byte) error {
+			if len(row) != len(rel.info.Columns) {
+				return fmt.Errorf("postgres: imaging rows of %s: expected %d columns, got %d", rel.info.QualifiedName(), len(rel.info.Columns), len(row))
+			}
+			vals = rawToValues(row, vals)
+			return sink.Row(h, engine.OpDelete, vals, nil)
+		})
+		if err != nil {
+			return x.c.wrap("imaging the rows of "+rel.info.QualifiedName(), err)
+		}
+		return nil
 	})
 	return h, err
+}
+
+// Children counts the tables that inherit from the table or are its
+// partitions, at any depth.
+func (x *pgTx) Children(ctx context.Context, schema, name string) (n int64, err error) {
+	err = x.tx.QueryRow(ctx, `WITH RECURSIVE kids(oid) AS (
+			SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent = pg_catalog.to_regclass($1)
+			UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN kids k ON i.inhparent = k.oid)
+		SELECT count(*) FROM kids`, quoteQualified(schema, name)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: counting the children of %s: %w", quoteQualified(schema, name), err)
+	}
+	return n, nil
 }

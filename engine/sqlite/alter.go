@@ -212,7 +212,39 @@ func (t *tx) TableDefinition(ctx context.Context, schema, name string) (*engine.
 // SameDefinition compares two definitions, leaving out the AUTOINCREMENT
 // counter.
 func (t *tx) SameDefinition(a, b *engine.Definition) bool {
-	return slices.Equal(a.Create, b.Create) && slices.Equal(shape(a.PostData), shape(b.PostData))
+	return slices.EqualFunc(a.Create, b.Create, sameSQL) && slices.EqualFunc(shape(a.PostData), shape(b.PostData), sameSQL)
+}
+
+// sameSQL compares two statements token by token: a name means the same
+// bare or quoted (SQLite writes a renamed table's name quoted), and
+// whitespace and comments do not count. Strings and numbers compare
+// exactly.
+func sameSQL(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ta, tb := lexTokens(a, 0), lexTokens(b, 0)
+	if len(ta) != len(tb) {
+		return false
+	}
+	for i := range ta {
+		x, y := ta[i], tb[i]
+		switch {
+		case x.ident != "" || y.ident != "":
+			if x.ident != y.ident {
+				return false
+			}
+			// A bare keyword is not the quoted name of the same spelling.
+			if x.quoted != y.quoted && (isKeyword(x.ident) || x.punct != y.punct) {
+				return false
+			}
+		default:
+			if a[x.start:x.end] != b[y.start:y.end] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // shape leaves out the statements that restore the AUTOINCREMENT counter.
@@ -330,3 +362,6 @@ func (t *tx) ImageTable(ctx context.Context, schema, name string, sink engine.Si
 	}
 	return t.imageAllRows(ctx, m, sink)
 }
+
+// Children is 0: SQLite tables have no inheritance or partitions.
+func (t *tx) Children(ctx context.Context, schema, name string) (int64, error) { return 0, nil }
