@@ -34,6 +34,7 @@ const (
 	ActionReplace  = journal.ActionReplace
 	ActionAlter    = journal.ActionAlter
 	ActionTruncate = journal.ActionTruncate
+	ActionKeep     = journal.ActionKeep
 )
 
 // Op is the kind of a row change.

@@ -147,6 +147,8 @@ func (g *scriptGen) entry(w *bufio.Writer, j *journal.Journal, e journal.Entry) 
 			if o.Before != nil {
 				writeStmts(w, o.Before.Create)
 			}
+		case ActionKeep:
+			restored[o.Table] = true
 		case ActionAlter:
 			if o.Table != 0 {
 				restored[o.Table] = true

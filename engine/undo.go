@@ -75,6 +75,10 @@ type Reverter interface {
 	// Children counts the tables that inherit from the table or are its
 	// partitions: dropping it would take them along.
 	Children(ctx context.Context, schema, name string) (int64, error)
+	// ObjectDefinition is the current definition of an object of a kind
+	// a Definition is recorded for (TABLE as TableDefinition), nil when
+	// there is none.
+	ObjectDefinition(ctx context.Context, kind, schema, name string) (*Definition, error)
 }
 
 // undoBatch is how many images undo applies at a time (fewer round trips
@@ -139,18 +143,18 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 	u = &undoer{s: s, ap: ap, opt: opt, rep: rep, sink: &journalSink{w: w, seq: seq, impact: newImpact()}, mapped: map[int64]int64{},
 		fks: map[string][]fkUse{}, refs: map[string]*fkRefs{}, fkSeen: map[string]bool{}, written: map[string]syncedTable{}, ddl: map[string]bool{}}
 	start := time.Now()
-	u.todo, u.kept, u.blocked, u.blockedImages = map[int64]bool{}, map[int64]bool{}, map[string]int64{}, map[int64]int64{}
+	u.todo, u.blocked = map[int64]bool{}, map[string]int64{}
 	for _, e := range todo {
 		u.todo[e.Seq] = true
 	}
 	for _, e := range todo {
+		rows, ddl, conflicts := u.rep.Rows, u.ddlRuns, len(u.rep.Conflicts)
 		if err := u.entry(ctx, e); err != nil {
 			return fail(fmt.Errorf("entry %d: %w", e.Seq, err))
 		}
-		if u.kept[e.Seq] && e.ImageCount == u.blockedImages[e.Seq] {
-			// Nothing of it was undone (its ALTER, or the ALTER its rows
-			// depend on, is still in place): it stays committed, to be
-			// undone once the conflict is resolved.
+		if len(u.rep.Conflicts) > conflicts && u.rep.Rows == rows && u.ddlRuns == ddl {
+			// Conflicts left all of it in place: it stays committed, to
+			// be undone once they are resolved.
 			continue
 		}
 		rep.Entries = append(rep.Entries, e.Seq)

@@ -31,13 +31,12 @@ type undoer struct {
 	ddl      map[string]bool        // objects the undo ran DDL on, by ddlKey
 	renames  []renameOp             // renames run by reverts of ALTER (undo_renames.go)
 	todo     map[int64]bool         // the entries this undo undoes
-	kept     map[int64]bool         // entries whose ALTER a conflict left in place
 	// blocked: tables (by ddlKey of their name before the ALTER) whose
-	// ALTER a conflict left in place, with its entry; older rows of them
-	// cannot go back. blockedImages counts those rows by entry.
-	blocked       map[string]int64
-	blockedImages map[int64]int64
-	blockedSaid   map[int64]map[string]bool
+	// rename a conflict left in place, with its entry; older rows of them
+	// cannot go back.
+	blocked     map[string]int64
+	blockedSaid map[int64]map[string]bool
+	ddlRuns     int // DDL statements the undo ran (schemaChanged calls)
 }
 
 func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
@@ -80,6 +79,8 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 			if err := u.revert(ctx, e.Seq, o); err != nil {
 				return err
 			}
+		case ActionKeep:
+			restored[o.Table] = true
 		}
 	}
 	if err := u.rows(ctx, e.Seq, restored, nil); err != nil {
@@ -144,6 +145,9 @@ func (u *undoer) timeline(ctx context.Context, e journal.Entry, objs []ObjectIma
 				restored[o.Table] = true
 			}
 			fn = func() error { return u.revert(ctx, e.Seq, o) }
+		case ActionKeep:
+			restored[o.Table] = true
+			continue
 		default:
 			continue
 		}
@@ -184,16 +188,27 @@ func (u *undoer) replace(ctx context.Context, o ObjectImage) error {
 		return err
 	}
 	if rv, ok := u.ap.(Reverter); ok {
+		if o.After != nil {
+			cur, err := rv.ObjectDefinition(ctx, o.Kind, o.Schema, o.Name)
+			if err != nil {
+				return err
+			}
+			if cur == nil || !rv.SameDefinition(cur, o.After) {
+				u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("the %s was dropped or replaced again since (its definition differs from the one this entry made); it was left", strings.ToLower(o.Kind))})
+				return nil
+			}
+		}
 		failed, err := rv.TryDDL(ctx, o.Before.Create)
 		if err != nil {
 			return err
 		}
 		if failed != nil && o.After != nil && len(o.After.Drop) > 0 {
-			// CREATE OR REPLACE cannot take a view back to fewer
-			// columns: drop and create it (which fails, as a conflict,
-			// where something depends on it).
-			failed, err = rv.TryDDL(ctx, append(append([]string{}, o.After.Drop...), o.Before.Create...))
-			if err != nil {
+			// CREATE OR REPLACE cannot take a view back to fewer columns,
+			// or a function to fewer defaults: drop and create it, with
+			// its triggers, comments and grants (this fails, as a
+			// conflict, where something depends on it).
+			stmts := append(append(append([]string{}, o.After.Drop...), o.Before.Create...), o.Before.PostData...)
+			if failed, err = rv.TryDDL(ctx, stmts); err != nil {
 				return err
 			}
 		}
@@ -290,6 +305,7 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 	if failed != nil {
 		u.conflict(Conflict{Table: name, Reason: fmt.Sprintf("undoing the ALTER failed, so it was not undone: %v", failed)})
 		u.keep(seq, o)
+		u.keepImages(o.Kind, r.Schema, r.Name, cur, at, imaged)
 		return nil
 	}
 	u.rep.Forced += int(forced)
@@ -324,17 +340,28 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 	return nil
 }
 
-// keep records that entry seq's ALTER of o stays: the entry stays
-// committed and, for a rename, older rows of the table (under its name
-// before the ALTER) cannot go back.
+// keep records that entry seq's ALTER of o stays: for a rename, older
+// rows of the table (under its name before the ALTER) cannot go back.
 func (u *undoer) keep(seq int64, o ObjectImage) {
-	u.kept[seq] = true
 	// A rename left in place: older images name what is not there. (An
 	// added column left in place is a column added since, which undo
 	// handles.)
 	if r := o.After.Revert; r != nil && (len(r.Columns) > 0 || !u.sameTable(r.Schema, r.Name, o.Schema, o.Name)) {
 		u.blocked[u.ddlKey(o.Schema, o.Name)] = seq
 	}
+}
+
+// keepImages records, when a forced step imaged rows and then failed,
+// that those rows are kept for people: undoing the undo must not take
+// them for rows it removed.
+func (u *undoer) keepImages(kind, schema, name string, def *Definition, at *int64, table int64) {
+	if table == 0 {
+		return
+	}
+	if def == nil {
+		def = &Definition{}
+	}
+	u.object(ObjectImage{Kind: kind, Schema: schema, Name: name, Action: ActionKeep, After: stamped(def, at), Table: table})
 }
 
 // laterUse returns a committed statement of the session after seq, not
@@ -379,6 +406,7 @@ func (u *undoer) laterUse(seq int64, schema, name string) (int64, error) {
 // schemaChanged forgets the foreign keys looked up so far: DDL the undo
 // ran on the object may have dropped or re-created tables and their keys.
 func (u *undoer) schemaChanged(schema, name string) {
+	u.ddlRuns++
 	clear(u.fks)
 	u.ddl[u.ddlKey(schema, name)] = true
 }
@@ -477,6 +505,19 @@ func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) erro
 		u.rep.Notes = append(u.rep.Notes, fmt.Sprintf("%s %s created by entry %d is already gone", o.Kind, qname(o.Schema, o.Name), seq))
 		return nil
 	}
+	rv, isRv := u.ap.(Reverter)
+	if isRv {
+		// Others may have changed it since (an index, a trigger, a
+		// grant, a new definition): dropping it would take that along.
+		cur, err := rv.ObjectDefinition(ctx, o.Kind, o.Schema, o.Name)
+		if err != nil {
+			return err
+		}
+		if cur != nil && !rv.SameDefinition(cur, o.After) {
+			u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("the %s created by this entry was changed since (its definition differs from the one recorded); it was not dropped", strings.ToLower(o.Kind))})
+			return nil
+		}
+	}
 	forced := false
 	if o.Kind == "TABLE" {
 		if rc, ok := u.ap.(RowCounter); ok {
@@ -508,7 +549,6 @@ func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) erro
 			}
 		}
 	}
-	rv, isRv := u.ap.(Reverter)
 	var imaged int64
 	if forced {
 		// Its rows are journaled first: undoing this undo brings them
@@ -545,6 +585,7 @@ func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) erro
 				u.rep.Forced--
 			}
 			u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("dropping it failed, so it was left: %v", failed)})
+			u.keepImages(o.Kind, o.Schema, o.Name, o.After, at, imaged)
 			return nil
 		}
 	} else if err := u.ap.ExecDDL(ctx, o.After.Drop); err != nil {

@@ -78,7 +78,7 @@ func (u *undoer) rows(ctx context.Context, seq int64, skip map[int64]bool, marks
 // blockedBy reports whether the image's table had an ALTER, later in the
 // session, that this undo left in place: the image names columns or a
 // table name that are not there. The first such image of a table in an
-// entry is reported as a conflict; all are counted.
+// entry is reported as a conflict.
 func (u *undoer) blockedBy(table int64) bool {
 	if len(u.blocked) == 0 {
 		return false
@@ -88,7 +88,7 @@ func (u *undoer) blockedBy(table int64) bool {
 	if !ok || alter <= u.entry_ {
 		return false
 	}
-	if u.blockedImages[u.entry_] == 0 || !u.blockedSaid[u.entry_][t.QualifiedName()] {
+	if !u.blockedSaid[u.entry_][t.QualifiedName()] {
 		if u.blockedSaid == nil {
 			u.blockedSaid = map[int64]map[string]bool{}
 		}
@@ -97,9 +97,7 @@ func (u *undoer) blockedBy(table int64) bool {
 		}
 		u.blockedSaid[u.entry_][t.QualifiedName()] = true
 		u.conflict(Conflict{Table: t.QualifiedName(), Reason: fmt.Sprintf("its ALTER in entry %d was not undone, so these rows, recorded before it, were not put back", alter)})
-		u.kept[u.entry_] = true
 	}
-	u.blockedImages[u.entry_]++
 	return true
 }
 

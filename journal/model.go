@@ -58,6 +58,9 @@ const (
 	ActionReplace  = "replace" // CREATE OR REPLACE of an existing object
 	ActionAlter    = "alter"
 	ActionTruncate = "truncate"
+	// ActionKeep: rows an undo imaged before a forced change that then
+	// failed; kept for people, never written back.
+	ActionKeep = "keep"
 )
 
 // Definition is everything needed to re-create an object.

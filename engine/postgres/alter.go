@@ -339,3 +339,20 @@ func (x *pgTx) Children(ctx context.Context, schema, name string) (n int64, err 
 	}
 	return n, nil
 }
+
+// ObjectDefinition is the object's current definition (a table's after
+// locking it, as TableDefinition), nil when there is none.
+func (x *pgTx) ObjectDefinition(ctx context.Context, kind, schema, name string) (*engine.Definition, error) {
+	if strings.EqualFold(kind, "TABLE") {
+		def, err := x.TableDefinition(ctx, schema, name)
+		if def != nil && def.Text == "not a table" {
+			return nil, err
+		}
+		return def, err
+	}
+	def, found, err := objectDefinition(ctx, x.tx, objRef{Kind: kind, Name: engine.Name{Schema: schema, Name: name}})
+	if err != nil || !found {
+		return nil, err
+	}
+	return def, nil
+}

@@ -234,9 +234,18 @@ func sameSQL(a, b string) bool {
 			if x.ident != y.ident {
 				return false
 			}
-			// A bare keyword is not the quoted name of the same spelling.
-			if x.quoted != y.quoted && (isKeyword(x.ident) || x.punct != y.punct) {
-				return false
+			// A bare word means the quoted name of the same spelling only
+			// when it is a name: not a keyword, a number, TRUE or FALSE.
+			if x.quoted != y.quoted {
+				bare := x
+				if x.quoted {
+					bare = y
+				}
+				c := bare.ident[0]
+				if isKeyword(bare.ident) || !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80) ||
+					strings.EqualFold(bare.ident, "TRUE") || strings.EqualFold(bare.ident, "FALSE") {
+					return false
+				}
 			}
 		default:
 			if a[x.start:x.end] != b[y.start:y.end] {
@@ -315,16 +324,23 @@ func (t *tx) TryDDL(ctx context.Context, stmts []string) (failed, err error) {
 }
 
 // columnStillNamed checks, after stmt dropped a column (ALTER TABLE
-// main.T DROP COLUMN C, as alterReverts writes it), that no trigger or
-// view outside T names C: SQLite drops the column even where a trigger of
-// another table still writes it, and that trigger then fails. Any
-// identifier C counts, whatever table it belongs to.
+// main.T DROP COLUMN C, as alterReverts writes it) or a table (DROP TABLE
+// T, as a definition's Drop writes it), that no trigger or view outside T
+// names it: SQLite drops either even where someone's trigger or view
+// still uses it, which then fails. Any identifier of that name counts.
 func (t *tx) columnStillNamed(ctx context.Context, stmt string) error {
 	toks := lexTokens(stmt, 9)
-	if len(toks) != 8 || toks[0].word != "ALTER" || toks[1].word != "TABLE" || toks[3].punct != '.' || toks[5].word != "DROP" || toks[6].word != "COLUMN" {
+	var table, column string
+	switch {
+	case len(toks) == 8 && toks[0].word == "ALTER" && toks[1].word == "TABLE" && toks[3].punct == '.' && toks[5].word == "DROP" && toks[6].word == "COLUMN":
+		table, column = toks[4].ident, toks[7].ident
+	case len(toks) == 3 && toks[0].word == "DROP" && toks[1].word == "TABLE":
+		// DROP TABLE, as a table's definition writes it: SQLite drops a
+		// table that someone's view or trigger uses.
+		table, column = toks[2].ident, toks[2].ident
+	default:
 		return nil
 	}
-	table, column := toks[4].ident, toks[7].ident
 	var found error
 	for _, schema := range []string{"main", "temp"} {
 		err := t.c.cc.query(ctx, "SELECT type, name, tbl_name, sql FROM "+schema+".sqlite_schema WHERE type IN ('trigger', 'view') AND sql IS NOT NULL",
@@ -334,7 +350,7 @@ func (t *tx) columnStillNamed(ctx context.Context, stmt string) error {
 				}
 				for _, tk := range lexTokens(r[3].S, 0) {
 					if tk.ident != "" && strings.EqualFold(tk.ident, column) {
-						found = fmt.Errorf("%s %s names a column %s, which it could no longer find", r[0].S, r[1].S, column)
+						found = fmt.Errorf("%s %s names %s, which it could no longer find", r[0].S, r[1].S, column)
 						break
 					}
 				}
@@ -365,3 +381,28 @@ func (t *tx) ImageTable(ctx context.Context, schema, name string, sink engine.Si
 
 // Children is 0: SQLite tables have no inheritance or partitions.
 func (t *tx) Children(ctx context.Context, schema, name string) (int64, error) { return 0, nil }
+
+// ObjectDefinition is the current definition of a table, view, index or
+// trigger of the main database, nil when there is none.
+func (t *tx) ObjectDefinition(ctx context.Context, kind, schema, name string) (*engine.Definition, error) {
+	typ := strings.ToLower(kind)
+	if typ == "table" {
+		return t.TableDefinition(ctx, schema, name)
+	}
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	if err := t.resumeTriggers(ctx); err != nil {
+		return nil, err
+	}
+	meta, err := t.c.schema(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, ok := meta.find(typ, name)
+	if !ok {
+		return nil, nil
+	}
+	def := objectDefinition(o)
+	return &def, nil
+}
