@@ -47,36 +47,26 @@ func (s *journalSink) Table(t TableInfo) (int64, error) {
 	if id, ok := s.tables[sig]; ok {
 		return id, nil
 	}
-	if err := s.barrier(); err != nil {
-		return 0, err
+	id, err := s.declare(t, s.w.AddTable)
+	if err == nil {
+		s.tables[sig] = id
 	}
-	id, err := s.w.AddTable(s.seq, t)
-	if err != nil {
-		s.fail(err)
-		return 0, err
-	}
-	if s.tables == nil {
-		s.tables = map[string]int64{}
-		s.infos = map[int64]*TableInfo{}
-	}
-	s.tables[sig] = id
-	ti := t
-	s.infos[id] = &ti
-	if s.qnames == nil {
-		s.qnames = map[int64]string{}
-	}
-	s.qnames[id] = t.QualifiedName()
-	return id, nil
+	return id, err
 }
 
 // freshTable declares t under a handle of its own, never shared with the
 // rows of another Table call: images a forced undo keeps for people must
 // not be taken for the undo's own row changes.
 func (s *journalSink) freshTable(t TableInfo) (int64, error) {
+	return s.declare(t, s.w.AddTableApart)
+}
+
+// declare adds t to the journal with add and remembers its handle.
+func (s *journalSink) declare(t TableInfo, add func(int64, TableInfo) (int64, error)) (int64, error) {
 	if err := s.barrier(); err != nil {
 		return 0, err
 	}
-	id, err := s.w.AddTableApart(s.seq, t)
+	id, err := add(s.seq, t)
 	if err != nil {
 		s.fail(err)
 		return 0, err
@@ -84,12 +74,10 @@ func (s *journalSink) freshTable(t TableInfo) (int64, error) {
 	if s.tables == nil {
 		s.tables = map[string]int64{}
 		s.infos = map[int64]*TableInfo{}
+		s.qnames = map[int64]string{}
 	}
 	ti := t
 	s.infos[id] = &ti
-	if s.qnames == nil {
-		s.qnames = map[int64]string{}
-	}
 	s.qnames[id] = t.QualifiedName()
 	return id, nil
 }

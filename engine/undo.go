@@ -77,7 +77,7 @@ type Reverter interface {
 	Children(ctx context.Context, schema, name string) (int64, error)
 	// ObjectDefinition is the current definition of an object of a kind
 	// a Definition is recorded for (TABLE as TableDefinition), nil when
-	// there is none.
+	// there is none or the dialect cannot look it up by name.
 	ObjectDefinition(ctx context.Context, kind, schema, name string) (*Definition, error)
 }
 

@@ -193,8 +193,8 @@ func (u *undoer) replace(ctx context.Context, o ObjectImage) error {
 			if err != nil {
 				return err
 			}
-			if cur == nil || !rv.SameDefinition(cur, o.After) {
-				u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("the %s was dropped or replaced again since (its definition differs from the one this entry made); it was left", strings.ToLower(o.Kind))})
+			if cur != nil && !rv.SameDefinition(cur, o.After) {
+				u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("the %s was replaced again since (its definition differs from the one this entry made); it was left", strings.ToLower(o.Kind))})
 				return nil
 			}
 		}

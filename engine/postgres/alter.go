@@ -341,14 +341,20 @@ func (x *pgTx) Children(ctx context.Context, schema, name string) (n int64, err 
 }
 
 // ObjectDefinition is the object's current definition (a table's after
-// locking it, as TableDefinition), nil when there is none.
+// locking it, as TableDefinition), nil when there is none or it cannot be
+// named from schema and name alone (a routine needs its arguments, a
+// trigger its table; other kinds have no recorded definition).
 func (x *pgTx) ObjectDefinition(ctx context.Context, kind, schema, name string) (*engine.Definition, error) {
-	if strings.EqualFold(kind, "TABLE") {
+	switch strings.ToUpper(kind) {
+	case "TABLE":
 		def, err := x.TableDefinition(ctx, schema, name)
 		if def != nil && def.Text == "not a table" {
 			return nil, err
 		}
 		return def, err
+	case "VIEW", "MATERIALIZED VIEW", "INDEX", "SEQUENCE":
+	default:
+		return nil, nil
 	}
 	def, found, err := objectDefinition(ctx, x.tx, objRef{Kind: kind, Name: engine.Name{Schema: schema, Name: name}})
 	if err != nil || !found {
