@@ -7,6 +7,17 @@ import (
 	"lifebelt/engine"
 )
 
+// undoComplete undoes and fails the test unless nothing was left behind;
+// what names the undo in the failure.
+func (e *env) undoComplete(opt engine.UndoOptions, what string) *engine.UndoReport {
+	e.t.Helper()
+	rep := e.undo(opt)
+	if !rep.Complete() {
+		e.t.Fatalf("%s: conflicts %v, skipped %v", what, rep.Conflicts, rep.Skipped)
+	}
+	return rep
+}
+
 // testUndoAlter: added columns, renamed columns and renamed tables are
 // undone (newest first, after the rows a later entry wrote into the new
 // column), and the undo can itself be undone, and that undo too.
@@ -32,10 +43,7 @@ func testUndoAlter(t *testing.T, h Harness, nm names) {
 		t.Fatalf("after the ALTERs: catalog %v, rows %v", cat1, rows1)
 	}
 
-	rep := e.undo(engine.UndoOptions{})
-	if !rep.Complete() {
-		t.Fatalf("undo incomplete: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
-	}
+	rep := e.undoComplete(engine.UndoOptions{}, "undo incomplete")
 	equal(t, "definition after undoing the ALTERs", e.catalog(tb), cat0)
 	equal(t, "rows after undoing the ALTERs", e.dump(tb), rows0)
 	if c := e.catalog(t2); len(c) != 0 {
@@ -49,16 +57,10 @@ func testUndoAlter(t *testing.T, h Harness, nm names) {
 
 	// Undoing the undo re-applies every change; undoing that undo
 	// reverts them again.
-	rep2 := e.undo(engine.UndoOptions{Entries: []int64{rep.Seq}})
-	if !rep2.Complete() {
-		t.Fatalf("undoing the undo is incomplete: conflicts %v, skipped %v", rep2.Conflicts, rep2.Skipped)
-	}
+	rep2 := e.undoComplete(engine.UndoOptions{Entries: []int64{rep.Seq}}, "undoing the undo is incomplete")
 	equal(t, "definition after undoing the undo", e.catalog(t2), cat1)
 	equal(t, "rows after undoing the undo", e.dump(t2), rows1)
-	rep3 := e.undo(engine.UndoOptions{Entries: []int64{rep2.Seq}})
-	if !rep3.Complete() {
-		t.Fatalf("undoing the undo of the undo is incomplete: conflicts %v, skipped %v", rep3.Conflicts, rep3.Skipped)
-	}
+	e.undoComplete(engine.UndoOptions{Entries: []int64{rep2.Seq}}, "undoing the undo of the undo is incomplete")
 	equal(t, "definition after undoing three times", e.catalog(tb), cat0)
 	equal(t, "rows after undoing three times", e.dump(tb), rows0)
 }
@@ -101,10 +103,7 @@ func testUndoAlterConflicts(t *testing.T, h Harness, nm names) {
 	}
 	// Once the other change is gone, the rename is undone.
 	e.exec("DROP INDEX " + quote(nm.table("altc_w")))
-	rep = e.undo(engine.UndoOptions{Entries: seqs})
-	if !rep.Complete() {
-		t.Fatalf("undo of the rename: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
-	}
+	rep = e.undoComplete(engine.UndoOptions{Entries: seqs}, "undo of the rename")
 	equal(t, "definition after undoing the rename", e.catalog(tb), cat0)
 }
 
@@ -125,22 +124,13 @@ func testUndoAlterInterleaved(t *testing.T, h Harness, nm names) {
 		tb.sql("UPDATE {t} SET {extra} = 1 WHERE {id} = 1; INSERT INTO {t} VALUES (4, 'd', 4)"))
 	cat1, rows1 := e.catalog(tb), e.dump(tb)
 
-	rep := e.undo(engine.UndoOptions{})
-	if !rep.Complete() {
-		t.Fatalf("undo incomplete: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
-	}
+	rep := e.undoComplete(engine.UndoOptions{}, "undo incomplete")
 	equal(t, "definition after undo", e.catalog(tb), cat0)
 	equal(t, "rows after undo", e.dump(tb), rows0)
-	rep2 := e.undo(engine.UndoOptions{Entries: []int64{rep.Seq}})
-	if !rep2.Complete() {
-		t.Fatalf("undoing the undo is incomplete: conflicts %v, skipped %v", rep2.Conflicts, rep2.Skipped)
-	}
+	rep2 := e.undoComplete(engine.UndoOptions{Entries: []int64{rep.Seq}}, "undoing the undo is incomplete")
 	equal(t, "definition after undoing the undo", e.catalog(tb), cat1)
 	equal(t, "rows after undoing the undo", e.dump(tb), rows1)
-	rep3 := e.undo(engine.UndoOptions{Entries: []int64{rep2.Seq}})
-	if !rep3.Complete() {
-		t.Fatalf("third undo incomplete: conflicts %v, skipped %v", rep3.Conflicts, rep3.Skipped)
-	}
+	e.undoComplete(engine.UndoOptions{Entries: []int64{rep2.Seq}}, "third undo incomplete")
 	equal(t, "definition after the third undo", e.catalog(tb), cat0)
 	equal(t, "rows after the third undo", e.dump(tb), rows0)
 }
@@ -165,17 +155,11 @@ func testUndoAlterRenameWithReferences(t *testing.T, h Harness, nm names) {
 		p2.sql("DELETE FROM {t} WHERE {id} = 2"),
 		c.sql("ALTER TABLE {t} RENAME COLUMN {pid} TO {ppid}"),
 		c.sql("DELETE FROM {t} WHERE {id} = 1"))
-	rep := e.undo(engine.UndoOptions{})
-	if !rep.Complete() {
-		t.Fatalf("undo incomplete: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
-	}
+	rep := e.undoComplete(engine.UndoOptions{}, "undo incomplete")
 	equal(t, "parent rows after undo", e.dump(p), rows0)
 	equal(t, "child rows after undo", e.dump(c), crows0)
 	// The undo of the undo puts the child row back only with its parent.
-	rep2 := e.undo(engine.UndoOptions{Entries: []int64{rep.Seq}})
-	if !rep2.Complete() {
-		t.Fatalf("undoing the undo: conflicts %v, skipped %v", rep2.Conflicts, rep2.Skipped)
-	}
+	e.undoComplete(engine.UndoOptions{Entries: []int64{rep.Seq}}, "undoing the undo")
 	if got := e.dump(c); len(got) != 1 {
 		t.Errorf("child rows after undoing the undo: %v", got)
 	}
