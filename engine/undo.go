@@ -65,10 +65,11 @@ type Reverter interface {
 	SameDefinition(a, b *Definition) bool
 	// Count runs a query of a RevertCheck, which returns one count.
 	Count(ctx context.Context, query string) (int64, error)
-	// TryDDL runs statements inside a savepoint. When one fails, the
-	// savepoint is rolled back and its error returned as failed; err
-	// means the transaction is no longer usable.
-	TryDDL(ctx context.Context, stmts []string) (failed, err error)
+	// TryDDL runs statements inside a savepoint. When one fails, or
+	// verify (when not nil) reports a problem after them, the savepoint
+	// is rolled back and the failure returned as failed; err means the
+	// transaction is no longer usable.
+	TryDDL(ctx context.Context, stmts []string, verify func(context.Context) (problem, err error)) (failed, err error)
 	// ImageTable images every row of the table (with its children's)
 	// into sink as deleted rows and returns their table handle.
 	ImageTable(ctx context.Context, schema, name string, sink Sink) (int64, error)

@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -198,7 +199,7 @@ func (u *undoer) replace(ctx context.Context, o ObjectImage) error {
 				return nil
 			}
 		}
-		failed, err := rv.TryDDL(ctx, o.Before.Create)
+		failed, err := rv.TryDDL(ctx, o.Before.Create, nil)
 		if err != nil {
 			return err
 		}
@@ -208,7 +209,7 @@ func (u *undoer) replace(ctx context.Context, o ObjectImage) error {
 			// its triggers, comments and grants (this fails, as a
 			// conflict, where something depends on it).
 			stmts := append(append(append([]string{}, o.After.Drop...), o.Before.Create...), o.Before.PostData...)
-			if failed, err = rv.TryDDL(ctx, stmts); err != nil {
+			if failed, err = rv.TryDDL(ctx, stmts, nil); err != nil {
 				return err
 			}
 		}
@@ -298,7 +299,17 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 			return fmt.Errorf("imaging the rows of %s before undoing its ALTER: %w", name, err)
 		}
 	}
-	failed, err := rv.TryDDL(ctx, r.Statements)
+	var verify func(context.Context) (error, error)
+	if r.Exact {
+		verify = func(ctx context.Context) (error, error) {
+			now, err := rv.TableDefinition(ctx, o.Schema, o.Name)
+			if err != nil || (now != nil && rv.SameDefinition(now, o.Before)) {
+				return nil, err
+			}
+			return errors.New("the table's definition is not the one recorded before the ALTER"), nil
+		}
+	}
+	failed, err := rv.TryDDL(ctx, r.Statements, verify)
 	if err != nil {
 		return fmt.Errorf("undoing the ALTER of %s: %w", name, err)
 	}
@@ -576,7 +587,7 @@ func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) erro
 	if isRv {
 		// Something of others' that depends on it (a view, a child
 		// table) makes the DROP fail: a conflict, not a failed undo.
-		failed, err := rv.TryDDL(ctx, o.After.Drop)
+		failed, err := rv.TryDDL(ctx, o.After.Drop, nil)
 		if err != nil {
 			return fmt.Errorf("dropping %s %s: %w", o.Kind, qname(o.Schema, o.Name), err)
 		}

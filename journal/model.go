@@ -104,6 +104,10 @@ type Revert struct {
 	// Columns maps the columns the statements rename, from the name
 	// before to the name after them.
 	Columns map[string]string `json:"columns,omitempty"`
+	// Exact means the statements must give the table back exactly the
+	// definition recorded on the other side of the change; where they do
+	// not, their effect is rolled back and the change is a conflict.
+	Exact bool `json:"exact,omitempty"`
 }
 
 // RevertCheck is a query returning one count, and what a non-zero count

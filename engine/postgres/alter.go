@@ -267,20 +267,33 @@ func (x *pgTx) Count(ctx context.Context, query string) (n int64, err error) {
 	return n, err
 }
 
-// TryDDL runs statements inside a savepoint; a failure rolls back to it.
-func (x *pgTx) TryDDL(ctx context.Context, stmts []string) (failed, err error) {
+// TryDDL runs statements inside a savepoint; a failure, or a problem
+// verify reports after them, rolls back to it.
+func (x *pgTx) TryDDL(ctx context.Context, stmts []string, verify func(context.Context) (problem, err error)) (failed, err error) {
 	if _, err := x.tx.Exec(ctx, "SAVEPOINT lifebelt_revert"); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	back := func(what string, ferr error) (error, error) {
+		if _, rerr := x.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT lifebelt_revert; RELEASE SAVEPOINT lifebelt_revert"); rerr != nil {
+			return nil, fmt.Errorf("postgres: rolling back %q (%v): %w", what, ferr, rerr)
+		}
+		return fmt.Errorf("%s: %w", what, ferr), nil
 	}
 	for _, s := range stmts {
 		if _, ferr := x.tx.Exec(ctx, s); ferr != nil {
 			if ctx.Err() != nil {
 				return nil, ferr
 			}
-			if _, rerr := x.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT lifebelt_revert; RELEASE SAVEPOINT lifebelt_revert"); rerr != nil {
-				return nil, fmt.Errorf("postgres: rolling back %q (%v): %w", abbreviate(s), ferr, rerr)
-			}
-			return fmt.Errorf("%s: %w", abbreviate(s), ferr), nil
+			return back(abbreviate(s), ferr)
+		}
+	}
+	if verify != nil {
+		problem, err := verify(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if problem != nil {
+			return back("after "+abbreviate(strings.Join(stmts, "; ")), problem)
 		}
 	}
 	if _, err := x.tx.Exec(ctx, "RELEASE SAVEPOINT lifebelt_revert"); err != nil {

@@ -339,12 +339,27 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 			return engine.Result{}, err
 		}
 	}
+	var settings tableSettings
+	var children int64
+	sets := onlyChangesSettings(s)
+	if sets {
+		if settings, children, err = readSettings(ctx, e.x.tx, oid); err != nil {
+			return engine.Result{}, fmt.Errorf("postgres: reading the settings of table %s: %w", rel.info.QualifiedName(), err)
+		}
+	}
 	res, err := e.ddlRun(ctx)
 	if err != nil {
 		return engine.Result{}, err
 	}
 	if img.After, err = tableDefinition(ctx, e.x.tx, oid); err != nil {
 		return engine.Result{}, err
+	}
+	if sets && children == 0 && relkind == 'r' {
+		now, _, err := readSettings(ctx, e.x.tx, oid)
+		if err != nil {
+			return engine.Result{}, fmt.Errorf("postgres: reading the settings of table %s: %w", rel.info.QualifiedName(), err)
+		}
+		settingsReverts(rel.info.Schema, rel.info.Name, settings, now, img.Before, img.After)
 	}
 	if adds {
 		cols, err := columnNames(ctx, e.x.tx, oid)

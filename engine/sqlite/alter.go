@@ -291,8 +291,9 @@ func (t *tx) Count(ctx context.Context, query string) (int64, error) {
 	return n, nil
 }
 
-// TryDDL runs statements inside a savepoint; a failure rolls back to it.
-func (t *tx) TryDDL(ctx context.Context, stmts []string) (failed, err error) {
+// TryDDL runs statements inside a savepoint; a failure, or a problem
+// verify reports after them, rolls back to it.
+func (t *tx) TryDDL(ctx context.Context, stmts []string, verify func(context.Context) (problem, err error)) (failed, err error) {
 	if err := t.usable(); err != nil {
 		return nil, err
 	}
@@ -301,6 +302,12 @@ func (t *tx) TryDDL(ctx context.Context, stmts []string) (failed, err error) {
 	}
 	if err := t.c.cc.exec(ctx, "SAVEPOINT lifebelt_revert"); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	back := func(what string, ferr error) (error, error) {
+		if rerr := t.c.cc.exec(ctx, "ROLLBACK TO lifebelt_revert; RELEASE lifebelt_revert"); rerr != nil {
+			return nil, fmt.Errorf("sqlite: rolling back %q (%v): %w", what, ferr, rerr)
+		}
+		return fmt.Errorf("%s: %w", what, ferr), nil
 	}
 	for _, s := range stmts {
 		ferr := t.c.cc.exec(ctx, s)
@@ -311,10 +318,16 @@ func (t *tx) TryDDL(ctx context.Context, stmts []string) (failed, err error) {
 			if ctx.Err() != nil {
 				return nil, ferr
 			}
-			if rerr := t.c.cc.exec(ctx, "ROLLBACK TO lifebelt_revert; RELEASE lifebelt_revert"); rerr != nil {
-				return nil, fmt.Errorf("sqlite: rolling back %q (%v): %w", s, ferr, rerr)
-			}
-			return fmt.Errorf("%s: %w", s, ferr), nil
+			return back(s, ferr)
+		}
+	}
+	if verify != nil {
+		problem, err := verify(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if problem != nil {
+			return back("after "+strings.Join(stmts, "; "), problem)
 		}
 	}
 	if err := t.c.cc.exec(ctx, "RELEASE lifebelt_revert"); err != nil {

@@ -1,0 +1,216 @@
+package postgres_test
+
+import (
+	"database/sql"
+	"strings"
+	"testing"
+
+	"lifebelt/engine"
+	"lifebelt/engine/enginetest"
+)
+
+// settingsOf lists, independently of the engine's own catalog reading,
+// what ALTER TABLE's setting subcommands change on table $1: columns'
+// NOT NULL, default, statistics, storage and compression; constraints
+// with their validity, comments and indexes; every trigger's enabled
+// state (internal ones by their constraint); indexes, clustering and
+// comments; row security, storage parameters, replica identity, owner.
+const settingsOf = `
+WITH rel AS (SELECT $1::regclass::oid AS oid)
+SELECT format('column %s notnull=%s default=%s stat=%s storage=%s comp=%s', a.attname, a.attnotnull,
+	coalesce(pg_get_expr(d.adbin, d.adrelid), '-'), a.attstattarget, a.attstorage, a.attcompression)
+FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+UNION ALL SELECT format('constraint %s %s valid=%s comment=%s', k.conname, pg_get_constraintdef(k.oid), k.convalidated,
+	coalesce(obj_description(k.oid, 'pg_constraint'), '-'))
+FROM rel JOIN pg_constraint k ON k.conrelid = rel.oid
+UNION ALL SELECT format('referenced by %s', k.conname) FROM rel JOIN pg_constraint k ON k.confrelid = rel.oid
+UNION ALL SELECT format('trigger %s enabled=%s', coalesce(k.conname || ' ' || tg.tgtype, tg.tgname), tg.tgenabled)
+FROM rel JOIN pg_trigger tg ON tg.tgrelid = rel.oid LEFT JOIN pg_constraint k ON k.oid = tg.tgconstraint AND tg.tgisinternal
+UNION ALL SELECT format('index %s %s clustered=%s replident=%s comment=%s', ic.relname, pg_get_indexdef(i.indexrelid),
+	i.indisclustered, i.indisreplident, coalesce(obj_description(i.indexrelid, 'pg_class'), '-'))
+FROM rel JOIN pg_index i ON i.indrelid = rel.oid JOIN pg_class ic ON ic.oid = i.indexrelid
+UNION ALL SELECT format('table rls=%s force=%s options=%s replident=%s owner=%s', c.relrowsecurity, c.relforcerowsecurity,
+	coalesce(c.reloptions::text, '-'), c.relreplident, pg_get_userbyid(c.relowner))
+FROM rel JOIN pg_class c ON c.oid = rel.oid
+ORDER BY 1`
+
+func settingsNow(t *testing.T, db *sql.DB, table string) string {
+	t.Helper()
+	return strings.Join(enginetest.FirstColumn(t, db, settingsOf, table), "\n")
+}
+
+// Every setting subcommand is undone one entry at a time, newest first,
+// each giving back exactly the settings before it; undoing those undos
+// sets them all again, and undoing that sets them back once more.
+func TestUndoAlterSettings(t *testing.T) {
+	s, db := sessionOn(t,
+		`CREATE ROLE lb_settings_owner`,
+		`CREATE TABLE p (id int PRIMARY KEY)`, `INSERT INTO p VALUES (1), (2)`,
+		`CREATE TABLE "T;x" (id int PRIMARY KEY, v text DEFAULT 'x', n int NOT NULL, r int,
+			CONSTRAINT "n pos" CHECK (n > 0), CONSTRAINT "u ""v""" UNIQUE (v) DEFERRABLE)`,
+		`COMMENT ON CONSTRAINT "n pos" ON "T;x" IS 'positive'`,
+		`ALTER INDEX "u ""v""" RENAME TO "u idx"`, `COMMENT ON INDEX "u idx" IS 'by v'`, // renames the constraint too
+		`CREATE INDEX t_r ON "T;x" (r)`,
+		`CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$`,
+		`CREATE TRIGGER "keep it" BEFORE UPDATE ON "T;x" FOR EACH ROW EXECUTE FUNCTION keep()`,
+		`ALTER TABLE "T;x" ADD CONSTRAINT r_p FOREIGN KEY (r) REFERENCES p (id)`,
+		`ALTER TABLE "T;x" SET (fillfactor = 70, autovacuum_enabled = false)`,
+		`INSERT INTO "T;x" VALUES (1, 'a', 1, 1), (2, 'b', 2, 2)`)
+	t.Cleanup(func() { db.Exec(`DROP OWNED BY lb_settings_owner CASCADE`); db.Exec(`DROP ROLE lb_settings_owner`) })
+	steps := []string{
+		`ALTER TABLE "T;x" ALTER v SET DEFAULT 'y', ALTER n DROP NOT NULL, ALTER r SET NOT NULL`,
+		`ALTER TABLE "T;x" DROP CONSTRAINT "n pos", DROP CONSTRAINT r_p, ADD CONSTRAINT "r q" FOREIGN KEY (r) REFERENCES p (id) NOT VALID`,
+		`ALTER TABLE "T;x" DROP CONSTRAINT "T;x_pkey", DROP CONSTRAINT "u idx", ADD CONSTRAINT "odd ""k""" UNIQUE (id)`,
+		`ALTER TABLE "T;x" ENABLE ALWAYS TRIGGER "keep it", ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`,
+		`ALTER TABLE "T;x" SET (fillfactor = 50), RESET (autovacuum_enabled)`,
+		`ALTER TABLE "T;x" REPLICA IDENTITY USING INDEX "odd ""k""", CLUSTER ON t_r`,
+		`ALTER TABLE "T;x" ALTER v SET STATISTICS 500, ALTER v SET STORAGE EXTERNAL, ALTER v SET COMPRESSION pglz`,
+		`ALTER TABLE "T;x" ALTER v DROP DEFAULT, OWNER TO lb_settings_owner`,
+		`ALTER TABLE "T;x" VALIDATE CONSTRAINT "r q", ADD PRIMARY KEY (n)`,
+		`ALTER TABLE "T;x" DISABLE TRIGGER ALL`,
+	}
+	// ADD PRIMARY KEY (n) needs n NOT NULL values: they are.
+	states := []string{settingsNow(t, db, `"T;x"`)}
+	var seqs []int64
+	for _, q := range steps {
+		seqs = append(seqs, enginetest.CommitAll(t, s, q)...)
+		states = append(states, settingsNow(t, db, `"T;x"`))
+		if states[len(states)-1] == states[len(states)-2] {
+			t.Fatalf("%s changed no setting the test sees", q)
+		}
+	}
+	var undos []int64
+	for i := len(seqs) - 1; i >= 0; i-- {
+		rep := undoAll(t, s, engine.UndoOptions{Entries: seqs[i : i+1]})
+		undos = append(undos, rep.Seq)
+		if !rep.Complete() || strings.Contains(strings.Join(rep.Notes, " "), "differs") {
+			t.Fatalf("undo of %s: conflicts %v, skipped %v, notes %v", steps[i], rep.Conflicts, rep.Skipped, rep.Notes)
+		}
+		if got := settingsNow(t, db, `"T;x"`); got != states[i] {
+			t.Fatalf("after undoing %s:\n%s\nwant:\n%s", steps[i], got, states[i])
+		}
+	}
+	if got := enginetest.Joined(t, db, `SELECT string_agg(id || '/' || v || '/' || n || '/' || r, ',' ORDER BY id) FROM "T;x"`); got != "1/a/1/1,2/b/2/2" {
+		t.Errorf("rows after undo: %s", got)
+	}
+	// The undos, undone together: every setting again.
+	rep := undoAll(t, s, engine.UndoOptions{Entries: undos})
+	if !rep.Complete() {
+		t.Fatalf("undo of the undos: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
+	}
+	if got := settingsNow(t, db, `"T;x"`); got != states[len(states)-1] {
+		t.Fatalf("after undoing the undos (entries %v, skipped %v):\n%s\nwant:\n%s", rep.Entries, rep.Skipped, got, states[len(states)-1])
+	}
+	rep = undoAll(t, s, engine.UndoOptions{Entries: []int64{rep.Seq}})
+	if !rep.Complete() {
+		t.Fatalf("undo of that undo: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
+	}
+	if got := settingsNow(t, db, `"T;x"`); got != states[0] {
+		t.Fatalf("after undoing that undo:\n%s\nwant:\n%s", got, states[0])
+	}
+}
+
+// A setting that others' data or objects no longer allow back is a
+// conflict, and nothing of that ALTER changes: NULLs written since into a
+// column NOT NULL again, duplicates under a key again, a table inheriting
+// from it since, a definition changed since.
+func TestUndoAlterSettingsConflicts(t *testing.T) {
+	s, db := sessionOn(t, `CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL, w int DEFAULT 1)`, `INSERT INTO t VALUES (1, 1, 1)`)
+	seqs := enginetest.CommitAll(t, s,
+		`ALTER TABLE t ALTER v DROP NOT NULL, ALTER w SET DEFAULT 2`,
+		`ALTER TABLE t DROP CONSTRAINT t_pkey`)
+	enginetest.ExecAll(t, db, `INSERT INTO t VALUES (1, NULL, 5)`)
+	after := settingsNow(t, db, "t")
+	rep := undoAll(t, s, engine.UndoOptions{Entries: seqs[1:2]})
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "could not create unique index") {
+		t.Fatalf("undo of the dropped key with duplicates since: conflicts %v", rep.Conflicts)
+	}
+	enginetest.ExecAll(t, db, `DELETE FROM t WHERE w = 5`, `INSERT INTO t VALUES (2, NULL, 5)`)
+	rep = undoAll(t, s, engine.UndoOptions{})
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "contains null values") {
+		t.Fatalf("undo with a NULL written since: conflicts %v", rep.Conflicts)
+	}
+	// The key came back; v's NOT NULL and w's default did not, together.
+	if got := enginetest.Joined(t, db, `SELECT attnotnull || '/' || coalesce(pg_get_expr(adbin, adrelid), '-') FROM pg_attribute
+		LEFT JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum WHERE attrelid = 't'::regclass AND attname IN ('v', 'w') ORDER BY attname`); got != "false/-,false/2" {
+		t.Errorf("v and w after the refused undo: %s", got)
+	}
+	if strings.Count(settingsNow(t, db, "t"), "PRIMARY KEY") != 1 || after == settingsNow(t, db, "t") {
+		t.Errorf("the key is not back:\n%s", settingsNow(t, db, "t"))
+	}
+	enginetest.ExecAll(t, db, `UPDATE t SET v = 0 WHERE v IS NULL`, `CREATE TABLE kid () INHERITS (t)`)
+	rep = undoAll(t, s, engine.UndoOptions{Entries: seqs[:1], DryRun: true})
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "1 table(s) inherit from") {
+		t.Fatalf("undo with a child since: conflicts %v", rep.Conflicts)
+	}
+	enginetest.ExecAll(t, db, `DROP TABLE kid`, `CREATE INDEX t_w ON t (w)`)
+	rep = undoAll(t, s, engine.UndoOptions{Entries: seqs[:1], DryRun: true})
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "definition changed") {
+		t.Fatalf("undo with an index made since: conflicts %v", rep.Conflicts)
+	}
+	enginetest.ExecAll(t, db, `DROP INDEX t_w`)
+	rep = undoAll(t, s, engine.UndoOptions{Entries: seqs[:1]})
+	if !rep.Complete() {
+		t.Fatalf("undo once others' changes are gone: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
+	}
+}
+
+// An ALTER of a table with children, one mixing a setting with a column
+// change, and one dropping a foreign key whose triggers on the
+// referenced table were disabled (made again, they would be enabled, and
+// they have no name to disable them by) keep no revert: undo skips them
+// with a note.
+func TestUndoAlterSettingsNotReverted(t *testing.T) {
+	s, _ := sessionOn(t, `CREATE TABLE t (id int PRIMARY KEY, v int)`, `CREATE TABLE kid () INHERITS (t)`,
+		`CREATE TABLE u (id int PRIMARY KEY, v int)`,
+		`CREATE TABLE w (id int PRIMARY KEY, u int REFERENCES u)`, `ALTER TABLE u DISABLE TRIGGER ALL`)
+	enginetest.CommitAll(t, s, `ALTER TABLE t ALTER v SET DEFAULT 1`, `ALTER TABLE u ALTER v SET DEFAULT 1, ADD COLUMN w int`,
+		`ALTER TABLE w DROP CONSTRAINT w_u_fkey`)
+	rep := undoAll(t, s, engine.UndoOptions{DryRun: true})
+	if len(rep.Skipped) != 3 || len(rep.Conflicts) != 0 {
+		t.Fatalf("undo: skipped %q, conflicts %v", rep.Skipped, rep.Conflicts)
+	}
+}
+
+// A foreign key dropped while its table's triggers were disabled comes
+// back with them disabled, and a user trigger keeps its own state.
+func TestUndoAlterSettingsDisabledKey(t *testing.T) {
+	s, db := sessionOn(t, `CREATE TABLE u (id int PRIMARY KEY)`, `CREATE TABLE w (id int PRIMARY KEY, u int REFERENCES u)`,
+		`CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$`,
+		`CREATE TRIGGER k1 BEFORE UPDATE ON w FOR EACH ROW EXECUTE FUNCTION keep()`,
+		`ALTER TABLE w DISABLE TRIGGER ALL`, `ALTER TABLE w ENABLE REPLICA TRIGGER k1`)
+	before := settingsNow(t, db, "w")
+	enginetest.CommitAll(t, s, `ALTER TABLE w DROP CONSTRAINT w_u_fkey`)
+	rep := undoAll(t, s, engine.UndoOptions{})
+	if !rep.Complete() {
+		t.Fatalf("undo: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
+	}
+	if got := settingsNow(t, db, "w"); got != before {
+		t.Fatalf("after undo:\n%s\nwant:\n%s", got, before)
+	}
+}
+
+// The revert statements are journaled and shown: a reader sees what undo
+// will run.
+func TestUndoAlterSettingsJournaled(t *testing.T) {
+	s, _ := sessionOn(t, `CREATE TABLE t (id int PRIMARY KEY, v int)`)
+	seqs := enginetest.CommitAll(t, s, `ALTER TABLE t ALTER v SET NOT NULL, ALTER v SET DEFAULT 3`)
+	objs, err := s.Journal().Objects(seqs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, o := range objs {
+		if o.After != nil && o.After.Revert != nil {
+			found = true
+			got := strings.Join(o.After.Revert.Statements, "; ")
+			if !strings.Contains(got, `ALTER COLUMN "v" DROP NOT NULL`) || !strings.Contains(got, `ALTER COLUMN "v" DROP DEFAULT`) || !o.After.Revert.Exact {
+				t.Errorf("revert statements: %s (exact %v)", got, o.After.Revert.Exact)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no revert journaled")
+	}
+}
