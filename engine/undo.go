@@ -82,6 +82,13 @@ type Reverter interface {
 	ObjectDefinition(ctx context.Context, kind, schema, name string) (*Definition, error)
 }
 
+// CheckFailed is a RevertCheck query the data made fail (a value a cast
+// refuses): the change is a conflict, not a failed undo.
+type CheckFailed struct{ Err error }
+
+func (e *CheckFailed) Error() string { return "the check failed: " + e.Err.Error() }
+func (e *CheckFailed) Unwrap() error { return e.Err }
+
 // undoBatch is how many images undo applies at a time (fewer round trips
 // per row), undoBatchBytes how many bytes of row values at most.
 const (

@@ -77,7 +77,7 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 			if o.Table != 0 { // values the ALTER destroyed, kept for people, not rows to re-insert
 				restored[o.Table] = true
 			}
-			if err := u.revert(ctx, e.Seq, o); err != nil {
+			if err := u.revert(ctx, e, o); err != nil {
 				return err
 			}
 		case ActionKeep:
@@ -145,7 +145,7 @@ func (u *undoer) timeline(ctx context.Context, e journal.Entry, objs []ObjectIma
 			if o.Table != 0 {
 				restored[o.Table] = true
 			}
-			fn = func() error { return u.revert(ctx, e.Seq, o) }
+			fn = func() error { return u.revert(ctx, e, o) }
 		case ActionKeep:
 			restored[o.Table] = true
 			continue
@@ -236,7 +236,8 @@ func (u *undoer) replace(ctx context.Context, o ObjectImage) error {
 //     conflict unless forced; forced, every row is imaged first);
 //   - when the statements run (a failure, such as a view that uses an
 //     added column, is rolled back and reported as a conflict).
-func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
+func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) error {
+	seq := e.Seq
 	var r *Revert
 	if o.After != nil {
 		r = o.After.Revert
@@ -275,6 +276,12 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 	forced := int64(0)
 	for _, c := range r.Checks {
 		n, err := rv.Count(ctx, c.Query)
+		var cf *CheckFailed
+		if errors.As(err, &cf) {
+			u.conflict(Conflict{Table: name, Reason: fmt.Sprintf("checking the table before undoing its ALTER failed (%v); the ALTER was not undone", cf.Err)})
+			u.keep(seq, o)
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("checking %s before undoing its ALTER: %w", name, err)
 		}
@@ -320,9 +327,10 @@ func (u *undoer) revert(ctx context.Context, seq int64, o ObjectImage) error {
 		return nil
 	}
 	u.rep.Forced += int(forced)
-	if o.Table != 0 {
+	if o.Table != 0 && e.Kind == "undo" {
 		// Undoing a forced undo: the column is back, not the values it
-		// dropped, which its images keep.
+		// dropped, which its images keep. (A statement's images of rows
+		// its ALTER rewrote are the values the revert gives back.)
 		u.rep.Skipped = append(u.rep.Skipped, fmt.Sprintf("entry %d: the values a forced undo dropped from %s are in its images (lifebelt journal show); they were not put back", seq, name))
 	}
 	u.schemaChanged(r.Schema, r.Name)

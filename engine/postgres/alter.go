@@ -254,13 +254,28 @@ func shape(stmts []string) []string {
 
 // Count runs a RevertCheck's query with row_security off, so that no row
 // is hidden from it (where row-level security applies, it fails instead).
+// A query the data makes fail (a value a cast refuses) is rolled back to
+// a savepoint and returned as *engine.CheckFailed.
 func (x *pgTx) Count(ctx context.Context, query string) (n int64, err error) {
 	err = x.withoutRowSecurity(ctx, func() error {
+		if _, err := x.tx.Exec(ctx, "SAVEPOINT lifebelt_check"); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
 		if err := x.tx.QueryRow(ctx, query).Scan(&n); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && ctx.Err() == nil {
+				if _, rerr := x.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT lifebelt_check; RELEASE SAVEPOINT lifebelt_check"); rerr != nil {
+					return fmt.Errorf("postgres: rolling back a failed check (%v): %w", err, rerr)
+				}
+				return &engine.CheckFailed{Err: err}
+			}
 			if errors.Is(err, pgx.ErrNoRows) {
 				err = errors.New("no row")
 			}
 			return fmt.Errorf("postgres: %s: %w", abbreviate(query), err)
+		}
+		if _, err := x.tx.Exec(ctx, "RELEASE SAVEPOINT lifebelt_check"); err != nil {
+			return fmt.Errorf("postgres: %w", err)
 		}
 		return nil
 	})

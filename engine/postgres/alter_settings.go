@@ -2,18 +2,21 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
 
 	"lifebelt/engine"
 )
 
 // Undoing ALTER TABLE subcommands that change a table's settings, not its
-// columns or rows: defaults, NOT NULL, column statistics, storage and
+// set of columns: column types (where converting every value there and
+// back gives it back), defaults, NOT NULL, column statistics, storage and
 // compression, constraints (added, dropped, validated), triggers enabled
 // or disabled, row security, storage parameters, replica identity, the
 // clustering index and the owner. Each is undone by reading those
@@ -23,6 +26,7 @@ import (
 
 // settingSubcommands are the subcommands undone by setting back.
 var settingSubcommands = map[pg_query.AlterTableType]bool{
+	pg_query.AlterTableType_AT_AlterColumnType:    true,
 	pg_query.AlterTableType_AT_ColumnDefault:      true,
 	pg_query.AlterTableType_AT_DropNotNull:        true,
 	pg_query.AlterTableType_AT_SetNotNull:         true,
@@ -67,6 +71,9 @@ func onlyChangesSettings(s *pg_query.AlterTableStmt) bool {
 		if k := c.GetDef().GetConstraint(); k != nil && k.Indexname != "" {
 			return false
 		}
+		if d := c.GetDef().GetColumnDef(); c.Subtype == pg_query.AlterTableType_AT_AlterColumnType && (d == nil || d.RawDefault != nil) {
+			return false // TYPE ... USING: its conversion is the user's
+		}
 	}
 	return true
 }
@@ -84,10 +91,12 @@ type tableSettings struct {
 }
 
 type colSetting struct {
-	name, def, generated, identity string
-	notNull                        bool
-	statTarget                     int
-	storage, comp                  string
+	name, typ, collation     string
+	typOID                   uint32
+	def, generated, identity string
+	notNull                  bool
+	statTarget               int
+	storage, comp            string
 }
 
 type conSetting struct {
@@ -127,10 +136,31 @@ func readSettings(ctx context.Context, q querier, oid uint32) (st tableSettings,
 			return err
 		}
 		for _, c := range cols {
-			st.cols = append(st.cols, colSetting{name: c.name, def: c.def, generated: c.generated, identity: c.identity,
+			st.cols = append(st.cols, colSetting{name: c.name, typ: c.typ, collation: c.collation, def: c.def, generated: c.generated, identity: c.identity,
 				notNull: c.notNull, statTarget: c.statTarget, storage: c.storage, comp: c.comp})
 		}
-		rows, err := q.Query(ctx, `SELECT k.conname::text, k.contype::text, pg_catalog.pg_get_constraintdef(k.oid), k.convalidated,
+		types := map[string]uint32{}
+		rows, err := q.Query(ctx, `SELECT attname::text, atttypid FROM pg_catalog.pg_attribute
+			WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`, oid)
+		if err != nil {
+			return fmt.Errorf("reading column types: %w", err)
+		}
+		for rows.Next() {
+			var name string
+			var typ uint32
+			if err := rows.Scan(&name, &typ); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading column types: %w", err)
+			}
+			types[name] = typ
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading column types: %w", err)
+		}
+		for i := range st.cols {
+			st.cols[i].typOID = types[st.cols[i].name]
+		}
+		rows, err = q.Query(ctx, `SELECT k.conname::text, k.contype::text, pg_catalog.pg_get_constraintdef(k.oid), k.convalidated,
 				coalesce(pg_catalog.obj_description(k.oid, 'pg_constraint'), ''),
 				coalesce(ic.relname::text, ''), coalesce(pg_catalog.obj_description(ic.oid, 'pg_class'), ''),
 				EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgconstraint = k.oid AND t.tgrelid <> k.conrelid AND t.tgenabled <> 'O')
@@ -208,7 +238,23 @@ func settingsDiff(schema, name string, from, to tableSettings) (stmts []string, 
 		if f.notNull && !t.notNull {
 			add(col + "DROP NOT NULL")
 		}
-		if f.def != t.def && t.generated == "" {
+		fdef := f.def
+		if f.typ != t.typ || f.collation != t.collation {
+			if t.generated != "" {
+				return nil, false
+			}
+			if fdef != "" {
+				// Converted with the column, it might not convert.
+				add(col + "DROP DEFAULT")
+				fdef = ""
+			}
+			change := col + "TYPE " + t.typ
+			if t.collation != "" {
+				change += " COLLATE " + t.collation
+			}
+			add(change + " USING " + quoteIdent(t.name) + "::" + t.typ)
+		}
+		if fdef != t.def && t.generated == "" {
 			if t.def == "" {
 				add(col + "DROP DEFAULT")
 			} else {
@@ -408,11 +454,120 @@ func settingsReverts(schema, name string, from, to tableSettings, before, after 
 	if !ok {
 		return
 	}
-	esc := strings.ReplaceAll(rel, "%", "%%")
+	esc := func(s string) string { return strings.ReplaceAll(s, "%", "%%") }
 	check := engine.RevertCheck{
 		Query:  `SELECT count(*) FROM pg_catalog.pg_inherits WHERE inhparent = ` + quoteLiteral(rel) + `::regclass`,
-		Reason: "%d table(s) inherit from " + esc + " or are its partitions since the ALTER: setting it back would change them too",
+		Reason: "%d table(s) inherit from " + esc(rel) + " or are its partitions since the ALTER: setting it back would change them too",
 	}
-	after.Revert = &engine.Revert{Schema: schema, Name: name, Statements: undo, Checks: []engine.RevertCheck{check}, Exact: true}
-	before.Revert = &engine.Revert{Schema: schema, Name: name, Statements: redo, Checks: []engine.RevertCheck{check}, Exact: true}
+	// Values written since that the other type cannot hold exactly.
+	checks := func(now, then tableSettings) []engine.RevertCheck {
+		out := []engine.RevertCheck{check}
+		for i, c := range now.cols {
+			if t := then.cols[i]; c.typ != t.typ {
+				out = append(out, engine.RevertCheck{Query: roundTripQuery(rel, c.name, c.typ, t.typ),
+					Reason: "%d row(s) of " + esc(rel) + " hold values in column " + esc(c.name) + " that type " + esc(t.typ) + " cannot hold exactly: changing the type would alter them"})
+			}
+		}
+		return out
+	}
+	after.Revert = &engine.Revert{Schema: schema, Name: name, Statements: undo, Checks: checks(to, from), Exact: true}
+	before.Revert = &engine.Revert{Schema: schema, Name: name, Statements: redo, Checks: checks(from, to), Exact: true}
+}
+
+// castType renders a type name as a cast would spell it (SELECT NULL::T),
+// or false when the deparser does not print it faithfully.
+func castType(tn *pg_query.TypeName) (string, bool) {
+	if tn == nil {
+		return "", false
+	}
+	tree, err := pg_query.Parse("SELECT NULL::int")
+	if err != nil {
+		return "", false
+	}
+	tc := tree.Stmts[0].Stmt.GetSelectStmt().TargetList[0].GetResTarget().Val.GetTypeCast()
+	tc.TypeName = proto.Clone(tn).(*pg_query.TypeName)
+	sql, ok := deparseExact(tree.Stmts[0].Stmt)
+	if !ok || !strings.HasPrefix(sql, "SELECT NULL::") {
+		return "", false
+	}
+	return strings.TrimPrefix(sql, "SELECT NULL::"), true
+}
+
+// roundTripQuery counts the rows of rel whose value in column col, of
+// type from, does not come back the same through type to (compared as
+// text in "C").
+func roundTripQuery(rel, col, from, to string) string {
+	c := "x." + quoteIdent(col)
+	return "SELECT count(*) FROM ONLY " + rel + " AS x WHERE ((" + c + "::" + to + ")::" + from + ")::text COLLATE \"C\" IS DISTINCT FROM (" + c + "::text) COLLATE \"C\""
+}
+
+// typesConvertBack reports, before ALTER TABLE s runs on rel (settings
+// st), whether every value in each column whose type it changes comes
+// back the same when converted to the new type and back: only then does
+// changing the type back undo it. The count runs in a savepoint: a
+// value the cast refuses makes it false.
+func (x *pgTx) typesConvertBack(ctx context.Context, s *pg_query.AlterTableStmt, rel string, st tableSettings) (bool, error) {
+	for _, n := range s.Cmds {
+		c := n.GetAlterTableCmd()
+		if c == nil || c.Subtype != pg_query.AlterTableType_AT_AlterColumnType {
+			continue
+		}
+		to, ok := castType(c.GetDef().GetColumnDef().GetTypeName())
+		if !ok {
+			return false, nil
+		}
+		from := ""
+		for _, col := range st.cols {
+			if col.name == c.Name {
+				from = col.typ
+			}
+		}
+		if from == "" {
+			return false, nil // it fails, or the name is spelled otherwise
+		}
+		n, err := x.Count(ctx, roundTripQuery(rel, c.Name, from, to))
+		var cf *engine.CheckFailed
+		if errors.As(err, &cf) {
+			return false, nil
+		}
+		if err != nil || n > 0 {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// castsPure reports whether each column whose type differs between
+// settings a and b converts both ways by a cast that depends on nothing
+// but the value (binary, or an immutable function; through text only by
+// immutable output and input functions): a conversion that depends on
+// the session's time zone or date style would not give the values back.
+func castsPure(ctx context.Context, q querier, a, b tableSettings) (bool, error) {
+	if len(a.cols) != len(b.cols) {
+		return false, nil
+	}
+	for i, ca := range a.cols {
+		cb := b.cols[i]
+		if ca.typOID == cb.typOID {
+			continue
+		}
+		for _, pair := range [][2]uint32{{ca.typOID, cb.typOID}, {cb.typOID, ca.typOID}} {
+			var pure bool
+			err := q.QueryRow(ctx, `SELECT coalesce((SELECT CASE c.castmethod WHEN 'b' THEN true
+						WHEN 'f' THEN (SELECT p.provolatile = 'i' FROM pg_catalog.pg_proc p WHERE p.oid = c.castfunc)
+						ELSE (SELECT o.provolatile = 'i' AND i.provolatile = 'i' FROM pg_catalog.pg_type s, pg_catalog.pg_type t,
+							pg_catalog.pg_proc o, pg_catalog.pg_proc i WHERE s.oid = $1 AND t.oid = $2 AND o.oid = s.typoutput AND i.oid = t.typinput) END
+					FROM pg_catalog.pg_cast c WHERE c.castsource = $1 AND c.casttarget = $2),
+				(SELECT (s.typcategory = 'S' OR t.typcategory = 'S') AND o.provolatile = 'i' AND i.provolatile = 'i'
+					FROM pg_catalog.pg_type s, pg_catalog.pg_type t, pg_catalog.pg_proc o, pg_catalog.pg_proc i
+					WHERE s.oid = $1 AND t.oid = $2 AND o.oid = s.typoutput AND i.oid = t.typinput), false)`, pair[0], pair[1]).Scan(&pure)
+			if err != nil {
+				return false, fmt.Errorf("reading the casts between types %d and %d: %w", pair[0], pair[1], err)
+			}
+			if !pure {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
 }

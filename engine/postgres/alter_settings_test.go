@@ -17,7 +17,8 @@ import (
 // comments; row security, storage parameters, replica identity, owner.
 const settingsOf = `
 WITH rel AS (SELECT $1::regclass::oid AS oid)
-SELECT format('column %s notnull=%s default=%s stat=%s storage=%s comp=%s', a.attname, a.attnotnull,
+SELECT format('column %s %s collation=%s notnull=%s default=%s stat=%s storage=%s comp=%s', a.attname,
+	format_type(a.atttypid, a.atttypmod), a.attcollation, a.attnotnull,
 	coalesce(pg_get_expr(d.adbin, d.adrelid), '-'), a.attstattarget, a.attstorage, a.attcompression)
 FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -212,5 +213,69 @@ func TestUndoAlterSettingsJournaled(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no revert journaled")
+	}
+}
+
+const rowsOfTypes = `SELECT string_agg(ROW(x.*)::text, ',' ORDER BY id) FROM ty AS x`
+
+// A column type changed where every value converts there and back is
+// changed back, values, default and index included; a value written
+// since that the old type cannot hold exactly (or at all) is a conflict.
+func TestUndoAlterColumnType(t *testing.T) {
+	s, db := sessionOn(t, `CREATE TABLE ty (id int PRIMARY KEY, v int DEFAULT 0, d numeric(10,2), s varchar(5), n int)`,
+		`CREATE INDEX ty_v ON ty (v)`,
+		`INSERT INTO ty VALUES (1, -5, 1.25, 'abc', 7), (2, NULL, NULL, NULL, NULL), (3, 2147483647, 99999999.99, 'abcde', -1)`)
+	before, rows := settingsNow(t, db, "ty"), enginetest.Joined(t, db, rowsOfTypes)
+	seqs := enginetest.CommitAll(t, s, `ALTER TABLE ty ALTER v TYPE bigint, ALTER d TYPE numeric(12,4)`,
+		`ALTER TABLE ty ALTER s TYPE varchar(20), ALTER n TYPE text`)
+	changed := settingsNow(t, db, "ty")
+	rep := undoAll(t, s, engine.UndoOptions{})
+	if !rep.Complete() {
+		t.Fatalf("undo: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
+	}
+	if got := settingsNow(t, db, "ty"); got != before {
+		t.Fatalf("after undo:\n%s\nwant:\n%s", got, before)
+	}
+	if got := enginetest.Joined(t, db, rowsOfTypes); got != rows {
+		t.Fatalf("rows after undo: %s, want %s", got, rows)
+	}
+	redo := undoAll(t, s, engine.UndoOptions{Entries: []int64{rep.Seq}})
+	if !redo.Complete() || settingsNow(t, db, "ty") != changed {
+		t.Fatalf("undo of the undo: conflicts %v, skipped %v; settings\n%s", redo.Conflicts, redo.Skipped, settingsNow(t, db, "ty"))
+	}
+	enginetest.ExecAll(t, db, `UPDATE ty SET d = 1.2345 WHERE id = 2`)
+	rep = undoAll(t, s, engine.UndoOptions{Entries: []int64{redo.Seq}, DryRun: true})
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, `1 row(s) of "public"."ty" hold values in column d that type numeric(10,2) cannot hold exactly`) {
+		t.Fatalf("undo with 1.2345 written since: conflicts %v", rep.Conflicts)
+	}
+	enginetest.ExecAll(t, db, `UPDATE ty SET d = 1.23, v = 1099511627776 WHERE id = 2`)
+	rep = undoAll(t, s, engine.UndoOptions{Entries: []int64{redo.Seq}})
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "out of range") {
+		t.Fatalf("undo with 2^40 written since: conflicts %v", rep.Conflicts)
+	}
+	// The other entry's ALTER (s and n) is undone; v and d stay.
+	if got := enginetest.Joined(t, db, `SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ',' ORDER BY attnum)
+		FROM pg_attribute WHERE attrelid = 'ty'::regclass AND attnum > 0`); got != "id integer,v bigint,d numeric(12,4),s character varying(5),n integer" {
+		t.Errorf("types after the partly refused undo: %s", got)
+	}
+	if len(seqs) != 2 {
+		t.Errorf("entries %v", seqs)
+	}
+}
+
+// A type change that does not convert back exactly is left to people
+// (journaled with its rows): one that rounds values, one with USING, and
+// one whose conversion depends on the session's time zone.
+func TestUndoAlterColumnTypeNotReverted(t *testing.T) {
+	s, db := sessionOn(t, `CREATE TABLE ty (id int PRIMARY KEY, d numeric(10,4), u text, z timestamptz)`,
+		`INSERT INTO ty VALUES (1, 1.2345, '7', '2026-01-01 10:00+00')`)
+	enginetest.CommitAll(t, s, `ALTER TABLE ty ALTER d TYPE numeric(10,2)`, `ALTER TABLE ty ALTER u TYPE int USING u::int`,
+		`ALTER TABLE ty ALTER z TYPE timestamp`)
+	rep := undoAll(t, s, engine.UndoOptions{DryRun: true})
+	if len(rep.Skipped) != 3 || len(rep.Conflicts) != 0 {
+		t.Fatalf("undo: skipped %q, conflicts %v", rep.Skipped, rep.Conflicts)
+	}
+	if got := enginetest.Joined(t, db, `SELECT d::text FROM ty`); got != "1.23" {
+		t.Fatalf("d = %s", got)
 	}
 }

@@ -346,6 +346,11 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 		if settings, children, err = readSettings(ctx, e.x.tx, oid); err != nil {
 			return engine.Result{}, fmt.Errorf("postgres: reading the settings of table %s: %w", rel.info.QualifiedName(), err)
 		}
+		if sets && children == 0 {
+			if sets, err = e.x.typesConvertBack(ctx, s, rel.quoted, settings); err != nil {
+				return engine.Result{}, fmt.Errorf("postgres: checking the values of table %s: %w", rel.info.QualifiedName(), err)
+			}
+		}
 	}
 	res, err := e.ddlRun(ctx)
 	if err != nil {
@@ -359,7 +364,13 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 		if err != nil {
 			return engine.Result{}, fmt.Errorf("postgres: reading the settings of table %s: %w", rel.info.QualifiedName(), err)
 		}
-		settingsReverts(rel.info.Schema, rel.info.Name, settings, now, img.Before, img.After)
+		pure, err := castsPure(ctx, e.x.tx, settings, now)
+		if err != nil {
+			return engine.Result{}, fmt.Errorf("postgres: %w", err)
+		}
+		if pure {
+			settingsReverts(rel.info.Schema, rel.info.Name, settings, now, img.Before, img.After)
+		}
 	}
 	if adds {
 		cols, err := columnNames(ctx, e.x.tx, oid)
