@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"lifebelt/journal"
@@ -134,9 +135,9 @@ func (s *Session) Execute(ctx context.Context, sql string, opt ExecuteOptions) (
 			var err error
 			switch {
 			case !opt.AllowUnguarded:
-				err = &UnguardedError{Statement: st.Text, Reason: st.Verb + " cannot run inside a transaction"}
+				err = &UnguardedError{Statement: st.Text, Reason: head(st) + " cannot run inside a transaction"}
 			case len(stmts) > 1:
-				err = fmt.Errorf("statement %d (%s) cannot run inside a transaction, so it must be alone in its batch", st.Index+1, st.Verb)
+				err = fmt.Errorf("statement %d (%s) cannot run inside a transaction, so it must be alone in its batch", st.Index+1, head(st))
 			}
 			if err != nil {
 				s.journalRefusal(stmts, err)
@@ -406,4 +407,15 @@ func (s *Session) appendOutcome(batch int64, refs []int64, status, msg string, d
 		return err
 	}
 	return w.Commit()
+}
+
+// head names a statement by its verb and object, or, where those do not
+// say what keeps it out of a transaction (CREATE INDEX CONCURRENTLY), by
+// its first words.
+func head(st Statement) string {
+	words := strings.Fields(st.Text)
+	if len(words) >= 3 && strings.EqualFold(words[2], "CONCURRENTLY") {
+		return strings.ToUpper(strings.Join(words[:3], " "))
+	}
+	return strings.Join(strings.Fields(st.Verb+" "+st.Object), " ")
 }

@@ -108,6 +108,10 @@ type Revert struct {
 	// definition recorded on the other side of the change; where they do
 	// not, their effect is rolled back and the change is a conflict.
 	Exact bool `json:"exact,omitempty"`
+	// KeepsRows means the statements leave the table's names, columns
+	// and types as they are, so later statements' images still apply:
+	// the change may be undone before them.
+	KeepsRows bool `json:"keeps_rows,omitempty"`
 }
 
 // RevertCheck is a query returning one count, and what a non-zero count

@@ -308,7 +308,11 @@ func (x *pgTx) TryDDL(ctx context.Context, stmts []string, verify func(context.C
 			return nil, err
 		}
 		if problem != nil {
-			return back("after "+abbreviate(strings.Join(stmts, "; ")), problem)
+			what := "after " + abbreviate(strings.Join(stmts, "; "))
+			if len(stmts) == 0 {
+				what = "with nothing to run"
+			}
+			return back(what, problem)
 		}
 	}
 	if _, err := x.tx.Exec(ctx, "RELEASE SAVEPOINT lifebelt_revert"); err != nil {

@@ -80,7 +80,7 @@ func onlyChangesSettings(s *pg_query.AlterTableStmt) bool {
 
 // tableSettings is what those subcommands change.
 type tableSettings struct {
-	owner                string
+	owner, comment       string
 	cols                 []colSetting
 	cons                 []conSetting
 	trigs                []trigSetting
@@ -96,7 +96,10 @@ type colSetting struct {
 	def, generated, identity string
 	notNull                  bool
 	statTarget               int
-	storage, comp            string
+	storage, comp, comment   string
+	// hasACL: column privileges are granted; ownerACL: to the owner too
+	// (OWNER TO moves the new owner's column grants to the owner).
+	hasACL, ownerACL bool
 }
 
 type conSetting struct {
@@ -112,7 +115,10 @@ type conSetting struct {
 // trigSetting is a trigger's enabled state. An internal trigger (of a
 // foreign key) is known by its constraint and role (key), since its name
 // changes when the constraint is made again.
-type trigSetting struct{ name, enabled, constraint, key string }
+type trigSetting struct {
+	name, enabled, constraint, key string
+	hidden                         bool // internal, or inherited by a partition: not in the definition
+}
 
 // readSettings reads a table's settings, names qualified as in its
 // definition. children is how many tables inherit from it or are its
@@ -126,6 +132,7 @@ func readSettings(ctx context.Context, q querier, oid uint32) (st tableSettings,
 		st.rowSecurity, st.force = m.rowSecurity, m.forceRowSecurity
 		st.options, st.toast = m.options, m.toastOptions
 		st.replident, st.replIndex = m.replident, m.replIndex
+		st.comment = m.comment
 		if err := q.QueryRow(ctx, `SELECT pg_catalog.pg_get_userbyid(c.relowner)::text,
 				(SELECT count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid)
 			FROM pg_catalog.pg_class c WHERE c.oid = $1`, oid).Scan(&st.owner, &children); err != nil {
@@ -137,28 +144,35 @@ func readSettings(ctx context.Context, q querier, oid uint32) (st tableSettings,
 		}
 		for _, c := range cols {
 			st.cols = append(st.cols, colSetting{name: c.name, typ: c.typ, collation: c.collation, def: c.def, generated: c.generated, identity: c.identity,
-				notNull: c.notNull, statTarget: c.statTarget, storage: c.storage, comp: c.comp})
+				notNull: c.notNull, statTarget: c.statTarget, storage: c.storage, comp: c.comp, comment: c.comment})
 		}
-		types := map[string]uint32{}
-		rows, err := q.Query(ctx, `SELECT attname::text, atttypid FROM pg_catalog.pg_attribute
-			WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`, oid)
+		type colExtra struct {
+			typ            uint32
+			hasACL, ownACL bool
+		}
+		extra := map[string]colExtra{}
+		rows, err := q.Query(ctx, `SELECT a.attname::text, a.atttypid, a.attacl IS NOT NULL,
+				EXISTS (SELECT 1 FROM pg_catalog.aclexplode(a.attacl) x WHERE x.grantee = c.relowner)
+			FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+			WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`, oid)
 		if err != nil {
 			return fmt.Errorf("reading column types: %w", err)
 		}
 		for rows.Next() {
 			var name string
-			var typ uint32
-			if err := rows.Scan(&name, &typ); err != nil {
+			var x colExtra
+			if err := rows.Scan(&name, &x.typ, &x.hasACL, &x.ownACL); err != nil {
 				rows.Close()
 				return fmt.Errorf("reading column types: %w", err)
 			}
-			types[name] = typ
+			extra[name] = x
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("reading column types: %w", err)
 		}
 		for i := range st.cols {
-			st.cols[i].typOID = types[st.cols[i].name]
+			x := extra[st.cols[i].name]
+			st.cols[i].typOID, st.cols[i].hasACL, st.cols[i].ownerACL = x.typ, x.hasACL, x.ownACL
 		}
 		rows, err = q.Query(ctx, `SELECT k.conname::text, k.contype::text, pg_catalog.pg_get_constraintdef(k.oid), k.convalidated,
 				coalesce(pg_catalog.obj_description(k.oid, 'pg_constraint'), ''),
@@ -166,7 +180,7 @@ func readSettings(ctx context.Context, q querier, oid uint32) (st tableSettings,
 				EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgconstraint = k.oid AND t.tgrelid <> k.conrelid AND t.tgenabled <> 'O')
 			FROM pg_catalog.pg_constraint k
 			LEFT JOIN pg_catalog.pg_class ic ON ic.oid = k.conindid AND k.contype IN ('p', 'u', 'x')
-			WHERE k.conrelid = $1 AND k.contype <> 'n' ORDER BY k.conname`, oid)
+			WHERE k.conrelid = $1 AND k.contype <> 'n' AND k.conparentid = 0 ORDER BY k.conname`, oid)
 		if err != nil {
 			return fmt.Errorf("reading constraints: %w", err)
 		}
@@ -182,7 +196,7 @@ func readSettings(ctx context.Context, q querier, oid uint32) (st tableSettings,
 			return fmt.Errorf("reading constraints: %w", err)
 		}
 		rows, err = q.Query(ctx, `SELECT t.tgname::text, t.tgenabled::text, coalesce(k.conname::text, ''),
-				coalesce(k.conname || ' ' || t.tgtype || ' ' || t.tgfoid::regproc::text, '')
+				coalesce(k.conname || ' ' || t.tgtype || ' ' || t.tgfoid, ''), t.tgisinternal OR t.tgparentid <> 0
 			FROM pg_catalog.pg_trigger t LEFT JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint AND t.tgisinternal
 			WHERE t.tgrelid = $1 ORDER BY t.tgname`, oid)
 		if err != nil {
@@ -190,7 +204,7 @@ func readSettings(ctx context.Context, q querier, oid uint32) (st tableSettings,
 		}
 		for rows.Next() {
 			var t trigSetting
-			if err := rows.Scan(&t.name, &t.enabled, &t.constraint, &t.key); err != nil {
+			if err := rows.Scan(&t.name, &t.enabled, &t.constraint, &t.key, &t.hidden); err != nil {
 				rows.Close()
 				return fmt.Errorf("reading triggers: %w", err)
 			}
@@ -340,7 +354,9 @@ func settingsDiff(schema, name string, from, to tableSettings) (stmts []string, 
 			add("SET" + strings.TrimPrefix(w, " WITH"))
 		}
 	}
-	if from.replident != to.replident || from.replIndex != to.replIndex {
+	// "Using index" with no index is what dropping that index leaves: the
+	// DROP CONSTRAINT above makes it.
+	if (from.replident != to.replident || from.replIndex != to.replIndex) && !(to.replident == "i" && to.replIndex == "") {
 		switch to.replident {
 		case "d":
 			add("REPLICA IDENTITY DEFAULT")
@@ -361,6 +377,33 @@ func settingsDiff(schema, name string, from, to tableSettings) (stmts []string, 
 	}
 	if from.owner != to.owner {
 		add("OWNER TO " + quoteIdent(to.owner))
+		for i, c := range to.cols {
+			if from.cols[i].hasACL && !c.ownerACL {
+				// Column grants of the role that was owner went to
+				// the owner; they come back with the grants after.
+				stmts = append(stmts, "REVOKE ALL ("+quoteIdent(c.name)+") ON TABLE "+tbl+" FROM "+quoteIdent(to.owner))
+			}
+		}
+	}
+	// Comments (COMMENT ON); a constraint made again got its own above.
+	say := func(target, was, now string) {
+		if was == now {
+			return
+		}
+		text := "NULL"
+		if now != "" {
+			text = quoteLiteral(now)
+		}
+		stmts = append(stmts, "COMMENT ON "+target+" IS "+text)
+	}
+	say("TABLE "+tbl, from.comment, to.comment)
+	for i, c := range to.cols {
+		say("COLUMN "+tbl+"."+quoteIdent(c.name), from.cols[i].comment, c.comment)
+	}
+	for _, k := range to.cons {
+		if f, there := fromCons[k.name]; there && !made[k.name] {
+			say("CONSTRAINT "+quoteIdent(k.name)+" ON "+tbl, f.comment, k.comment)
+		}
 	}
 	return stmts, true
 }
@@ -454,14 +497,49 @@ func settingsReverts(schema, name string, from, to tableSettings, before, after 
 	if !ok {
 		return
 	}
+	if len(undo) == 0 && !(slices.Equal(before.Create, after.Create) && slices.Equal(shape(before.PostData), shape(after.PostData))) {
+		return // it changed what these settings do not cover (a partition's inherited constraint)
+	}
+	if from.owner != to.owner {
+		// OWNER TO merges the new owner's grants into the owner's: give
+		// them back.
+		undo = append(undo, grants(before)...)
+		redo = append(redo, grants(after)...)
+	}
 	esc := func(s string) string { return strings.ReplaceAll(s, "%", "%%") }
-	check := engine.RevertCheck{
-		Query:  `SELECT count(*) FROM pg_catalog.pg_inherits WHERE inhparent = ` + quoteLiteral(rel) + `::regclass`,
+	regclass := quoteLiteral(rel) + "::regclass"
+	// The owner and the enabled state of foreign-key triggers and of
+	// triggers a partition inherits are not in the recorded definition:
+	// a change since by someone else is found by this check.
+	unrecorded := func(st tableSettings) engine.RevertCheck {
+		var trigs []string
+		for _, t := range st.trigs {
+			if t.hidden {
+				id := t.name // a partition's inherited trigger
+				if t.key != "" {
+					id = t.key // a foreign key's: its name changes when the key is made again
+				}
+				trigs = append(trigs, id+"="+t.enabled)
+			}
+		}
+		slices.Sort(trigs)
+		want := st.owner + "|" + strings.Join(trigs, ",")
+		return engine.RevertCheck{
+			Query: `SELECT count(*) FROM pg_catalog.pg_class c WHERE c.oid = ` + regclass + ` AND pg_catalog.pg_get_userbyid(c.relowner)::text || '|' ||
+				coalesce((SELECT pg_catalog.string_agg(x.id, ',' ORDER BY x.id COLLATE "C") FROM (SELECT
+					coalesce(k.conname::text || ' ' || t.tgtype || ' ' || t.tgfoid, t.tgname::text) || '=' || t.tgenabled::text AS id
+					FROM pg_catalog.pg_trigger t LEFT JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint AND t.tgisinternal
+					WHERE t.tgrelid = c.oid AND (t.tgisinternal OR t.tgparentid <> 0)) x), '') IS DISTINCT FROM ` + quoteLiteral(want),
+			Reason: "%d change(s) since the ALTER to the owner of " + esc(rel) + " or to which of its foreign-key or inherited triggers are enabled (the recorded definition does not show these)",
+		}
+	}
+	children := engine.RevertCheck{
+		Query:  `SELECT count(*) FROM pg_catalog.pg_inherits WHERE inhparent = ` + regclass,
 		Reason: "%d table(s) inherit from " + esc(rel) + " or are its partitions since the ALTER: setting it back would change them too",
 	}
 	// Values written since that the other type cannot hold exactly.
 	checks := func(now, then tableSettings) []engine.RevertCheck {
-		out := []engine.RevertCheck{check}
+		out := []engine.RevertCheck{children, unrecorded(now)}
 		for i, c := range now.cols {
 			if t := then.cols[i]; c.typ != t.typ {
 				out = append(out, engine.RevertCheck{Query: roundTripQuery(rel, c.name, c.typ, t.typ),
@@ -470,8 +548,27 @@ func settingsReverts(schema, name string, from, to tableSettings, before, after 
 		}
 		return out
 	}
-	after.Revert = &engine.Revert{Schema: schema, Name: name, Statements: undo, Checks: checks(to, from), Exact: true}
-	before.Revert = &engine.Revert{Schema: schema, Name: name, Statements: redo, Checks: checks(from, to), Exact: true}
+	// Rows of later statements keep their meaning across a settings
+	// change, not across a type change.
+	kept := true
+	for i, c := range from.cols {
+		if c.typ != to.cols[i].typ {
+			kept = false
+		}
+	}
+	after.Revert = &engine.Revert{Schema: schema, Name: name, Statements: undo, Checks: checks(to, from), Exact: true, KeepsRows: kept}
+	before.Revert = &engine.Revert{Schema: schema, Name: name, Statements: redo, Checks: checks(from, to), Exact: true, KeepsRows: kept}
+}
+
+// grants are a definition's GRANT statements.
+func grants(d *engine.Definition) []string {
+	var out []string
+	for _, s := range d.PostData {
+		if strings.HasPrefix(s, "GRANT ") {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // castType renders a type name as a cast would spell it (SELECT NULL::T),

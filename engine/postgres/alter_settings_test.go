@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"testing"
 
@@ -277,5 +279,59 @@ func TestUndoAlterColumnTypeNotReverted(t *testing.T) {
 	}
 	if got := enginetest.Joined(t, db, `SELECT d::text FROM ty`); got != "1.23" {
 		t.Fatalf("d = %s", got)
+	}
+}
+
+// COMMENT ON a table, a column or a constraint is undone by setting the
+// comment back (NULL where there was none), and undoing that sets it
+// again.
+func TestUndoComment(t *testing.T) {
+	s, db := sessionOn(t, `CREATE TABLE "c;t" (id int CONSTRAINT "k ey" PRIMARY KEY, "v""" text)`,
+		`COMMENT ON COLUMN "c;t"."v""" IS 'was ''this'''`)
+	before := settingsNow(t, db, `"c;t"`)
+	enginetest.CommitAll(t, s, `COMMENT ON TABLE "c;t" IS 'orders'`, `COMMENT ON COLUMN "c;t"."v""" IS NULL`,
+		`COMMENT ON CONSTRAINT "k ey" ON "c;t" IS 'the key'`)
+	changed := settingsNow(t, db, `"c;t"`)
+	if !strings.Contains(changed, "comment=the key") {
+		t.Fatalf("the comments did not land:\n%s", changed)
+	}
+	rep := undoAll(t, s, engine.UndoOptions{})
+	if !rep.Complete() {
+		t.Fatalf("undo: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
+	}
+	if got := settingsNow(t, db, `"c;t"`); got != before {
+		t.Fatalf("after undo:\n%s\nwant:\n%s", got, before)
+	}
+	if got := enginetest.Joined(t, db, `SELECT coalesce(obj_description('"c;t"'::regclass, 'pg_class'), '-') || '/' || col_description('"c;t"'::regclass, 2)`); got != "-/was 'this'" {
+		t.Errorf("comments after undo: %s", got)
+	}
+	rep = undoAll(t, s, engine.UndoOptions{Entries: []int64{rep.Seq}})
+	if !rep.Complete() || settingsNow(t, db, `"c;t"`) != changed {
+		t.Fatalf("undo of the undo: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
+	}
+}
+
+// Statements Lifebelt cannot guard are refused with a reason that names
+// them.
+func TestUnguardedReasons(t *testing.T) {
+	s, _ := sessionOn(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`, `CREATE SCHEMA other`)
+	for q, want := range map[string]string{
+		`ALTER TABLE t SET SCHEMA other`:                         "moving a table to another schema (SET SCHEMA) is not imaged",
+		`CREATE INDEX CONCURRENTLY i ON t (v)`:                   "CREATE INDEX CONCURRENTLY cannot run inside a transaction",
+		`REINDEX TABLE t`:                                        "REINDEX is not imaged",
+		`ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO PUBLIC`: "",
+	} {
+		_, err := s.Execute(context.Background(), q, engine.ExecuteOptions{})
+		var ue *engine.UnguardedError
+		if !errors.As(err, &ue) {
+			t.Errorf("%s: %v, want a refusal", q, err)
+			continue
+		}
+		if want != "" && ue.Reason != want {
+			t.Errorf("%s: reason %q, want %q", q, ue.Reason, want)
+		}
+		if strings.Contains(ue.Reason, "  ") {
+			t.Errorf("%s: reason %q", q, ue.Reason)
+		}
 	}
 }

@@ -36,7 +36,10 @@ func (e *execution) ddl(ctx context.Context, n *pg_query.Node, c engine.Statemen
 	if before, after, ok := alteredObject(n); ok {
 		return e.alter(ctx, before, after, n)
 	}
-	return e.unguarded(ctx, fmt.Sprintf("%s %s is not imaged", c.Verb, strings.TrimSpace(c.Object)))
+	if n.GetAlterObjectSchemaStmt() != nil {
+		return e.unguarded(ctx, fmt.Sprintf("moving a %s to another schema (SET SCHEMA) is not imaged", strings.ToLower(objectTypeName(n.GetAlterObjectSchemaStmt().ObjectType))))
+	}
+	return e.unguarded(ctx, strings.Join(strings.Fields(c.Verb+" "+c.Object+" is not imaged"), " "))
 }
 
 // createdObject names the object a CREATE statement makes, when Lifebelt
@@ -293,8 +296,9 @@ func alteredObject(n *pg_query.Node) (before, after objRef, ok bool) {
 	case n.GetCommentStmt() != nil:
 		s := n.GetCommentStmt()
 		name := objectName(s.Object)
-		if s.Objtype == pg_query.ObjectType_OBJECT_COLUMN {
-			// COMMENT ON COLUMN [schema.]table.column
+		if s.Objtype == pg_query.ObjectType_OBJECT_COLUMN || s.Objtype == pg_query.ObjectType_OBJECT_TABCONSTRAINT {
+			// COMMENT ON COLUMN [schema.]table.column, COMMENT ON
+			// CONSTRAINT c ON [schema.]table (parsed as table, c)
 			items := s.Object.GetList().GetItems()
 			if len(items) < 2 {
 				return before, after, false
@@ -328,6 +332,23 @@ func (e *execution) alter(ctx context.Context, bref, aref objRef, n *pg_query.No
 	if err != nil {
 		return engine.Result{}, err
 	}
+	// COMMENT ON a table, its column or constraint is undone by setting
+	// the comment back, as ALTER TABLE's settings are.
+	var settings tableSettings
+	var settingsOID uint32
+	if c := n.GetCommentStmt(); c != nil && found && bref.Kind == "TABLE" {
+		if oid, _, _, relkind, ok, err := resolveRelation(ctx, e.x.tx, bref.Name); err != nil {
+			return engine.Result{}, err
+		} else if ok && relkind == 'r' {
+			var children int64
+			if settings, children, err = readSettings(ctx, e.x.tx, oid); err != nil {
+				return engine.Result{}, fmt.Errorf("postgres: reading the settings of table %s: %w", bref.Name, err)
+			}
+			if children == 0 {
+				settingsOID = oid
+			}
+		}
+	}
 	if !found && bref.Kind == "TABLE" {
 		// A relation of another kind changed through ALTER TABLE (a
 		// foreign table, a view): its definition cannot be recorded.
@@ -357,6 +378,13 @@ func (e *execution) alter(ctx context.Context, bref, aref objRef, n *pg_query.No
 		} else if ok && (relkind == 'r' || relkind == 'p') {
 			renameReverts(n.GetRenameStmt(), bref.Name.Schema, before, after)
 		}
+	}
+	if settingsOID != 0 {
+		now, _, err := readSettings(ctx, e.x.tx, settingsOID)
+		if err != nil {
+			return engine.Result{}, fmt.Errorf("postgres: reading the settings of table %s: %w", bref.Name, err)
+		}
+		settingsReverts(bref.Name.Schema, bref.Name.Name, settings, now, before, after)
 	}
 	img := engine.ObjectImage{Kind: bref.Kind, Schema: bref.Name.Schema, Name: bref.Name.Name, Action: engine.ActionAlter, Before: before, After: after}
 	return res, e.object(ctx, img, bref)

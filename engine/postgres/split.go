@@ -457,8 +457,8 @@ func classifyDDL(n *pg_query.Node, st *engine.Statement) {
 	case n.GetCommentStmt() != nil:
 		s := n.GetCommentStmt()
 		name := objectName(s.Object)
-		if items := s.Object.GetList().GetItems(); s.Objtype == pg_query.ObjectType_OBJECT_COLUMN && len(items) > 1 {
-			name = listName(items[:len(items)-1]) // the column's table
+		if items := s.Object.GetList().GetItems(); (s.Objtype == pg_query.ObjectType_OBJECT_COLUMN || s.Objtype == pg_query.ObjectType_OBJECT_TABCONSTRAINT) && len(items) > 1 {
+			name = listName(items[:len(items)-1]) // the column's or constraint's table
 		}
 		ddl("COMMENT", objectTypeName(s.Objtype), name)
 	case n.GetAlterSystemStmt() != nil:
