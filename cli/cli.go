@@ -111,9 +111,15 @@ func report(stderr io.Writer, err error) int {
 		return xe.code
 	}
 	if errors.Is(err, flag.ErrHelp) {
-		return ExitUsage
+		fmt.Fprintln(stderr, topUsage)
+		return ExitOK
 	}
-	fmt.Fprintf(stderr, "lifebelt: %s\n", sentence(err.Error()))
+	msg := err.Error()
+	if errors.Is(err, context.Canceled) {
+		msg = strings.Replace(msg, context.Canceled.Error(), "interrupted", 1)
+	}
+	msg = strings.Replace(msg, "allow unguarded execution to run it anyway", "pass --allow-unguarded to run it anyway (journaled as unguarded)", 1)
+	fmt.Fprintf(stderr, "lifebelt: %s\n", sentence(msg))
 	return ExitFailed
 }
 
@@ -140,6 +146,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
 			return nil, usagef("%s: %v", fs.Name(), err)
 		}
 		args = fs.Args()

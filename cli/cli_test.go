@@ -422,3 +422,100 @@ func TestJournalList(t *testing.T) {
 		t.Errorf("journal list of the default directory:\n%s%s", r.stdout, r.stderr)
 	}
 }
+
+// Scripts and exports never write over an SQLite file (the journal, the
+// target), and a failed write leaves what was there.
+func TestOutputNeverOverwritesDatabases(t *testing.T) {
+	db := newDB(t)
+	r := run(t, "exec", "--target", "sqlite:"+db, "-c", "UPDATE items SET qty = 0 WHERE id = 1")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	j := journalOf(t, r.stdout)
+	before := dump(t, db)
+	jb, _ := os.ReadFile(j)
+	for _, args := range [][]string{{"undo", j, "--script", j}, {"undo", j, "--script", db}, {"journal", "export", j, "--format", "json", "-o", j},
+		{"journal", "export", j, "--format", "sql", "-o", db}} {
+		r = run(t, args...)
+		if r.code != ExitFailed || !strings.Contains(r.stderr, "refusing to write over") {
+			t.Errorf("%v: %d %s", args, r.code, r.stderr)
+		}
+	}
+	if got, _ := os.ReadFile(j); string(got) != string(jb) {
+		t.Error("the journal changed")
+	}
+	if got := dump(t, db); got != before {
+		t.Errorf("the database changed: %s", got)
+	}
+	// An ordinary file is replaced whole.
+	out := filepath.Join(t.TempDir(), "undo.sql")
+	os.WriteFile(out, []byte("old text that is longer than nothing\n"), 0o600)
+	if r = run(t, "undo", j, "--script", out); r.code != 0 {
+		t.Fatalf("undo --script over a text file: %s", r.stderr)
+	}
+	if b, _ := os.ReadFile(out); strings.Contains(string(b), "old text") || !strings.Contains(string(b), "UPDATE") {
+		t.Errorf("script:\n%s", b)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("script mode: %v %v", fi.Mode(), err)
+	}
+}
+
+// Help exits 0; a journal directory not made yet is "no journals"; an
+// undo with nothing left says so.
+func TestHelpEmptyListNothingToUndo(t *testing.T) {
+	for _, args := range [][]string{{"exec", "--help"}, {"undo", "-h"}, {"journal", "list", "--help"}} {
+		if r := run(t, args...); r.code != ExitOK || !strings.Contains(r.stderr, "lifebelt exec") {
+			t.Errorf("%v: %d %s", args, r.code, r.stderr)
+		}
+	}
+	t.Setenv("LIFEBELT_JOURNAL_DIR", filepath.Join(t.TempDir(), "not-yet"))
+	if r := run(t, "journal", "list"); r.code != ExitOK || !strings.Contains(r.stdout, "no journals yet") {
+		t.Errorf("journal list before any journal: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	db := newDB(t)
+	r := run(t, "exec", "--target", "sqlite:"+db, "-c", "UPDATE items SET qty = 0 WHERE id = 1")
+	j := journalOf(t, r.stdout)
+	if r = run(t, "undo", j); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r = run(t, "undo", j); r.code != 0 || !strings.Contains(r.stdout, "nothing to undo") {
+		t.Errorf("second undo: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, "exec", "--target", "sqlite:"+db, "-c", "VACUUM")
+	if !strings.Contains(r.stderr, "--allow-unguarded") {
+		t.Errorf("refusal does not name the flag: %s", r.stderr)
+	}
+}
+
+// Undo, its dry run and its script refuse a journal whose hash chain
+// fails: here an image's table renamed to another table.
+func TestUndoRefusesTamperedJournal(t *testing.T) {
+	db := newDB(t)
+	if err := CreateSQLite(db+".other", `CREATE TABLE x (id INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "exec", "--target", "sqlite:"+db, "--confirm", "shop.db", "-c", "CREATE TABLE spare (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER); DELETE FROM items WHERE id = 1")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	j := journalOf(t, r.stdout)
+	jdb, err := sql.Open("sqlite3", j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jdb.Exec(`UPDATE image_tables SET name = 'spare' WHERE name = 'items'`); err != nil {
+		t.Fatal(err)
+	}
+	jdb.Close()
+	before := dump(t, db)
+	for _, args := range [][]string{{"undo", j}, {"undo", j, "--dry-run"}, {"undo", j, "--script", "-"}, {"journal", "export", j, "--format", "sql"}} {
+		r = run(t, args...)
+		if r.code != ExitFailed || !strings.Contains(r.stderr, "fails verification") {
+			t.Errorf("%v: %d %s %s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	if got := dump(t, db); got != before {
+		t.Errorf("the database changed: %s", got)
+	}
+}

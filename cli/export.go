@@ -3,7 +3,10 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"lifebelt/journal"
 )
@@ -96,4 +99,44 @@ func exportJSON(out io.Writer, j *journal.Journal) error {
 	}
 	w.WriteString("]}\n")
 	return w.Flush()
+}
+
+// createOutput opens out for a script or an export, written to a
+// temporary file beside it and renamed over it only when done: a failure
+// leaves whatever was there. It refuses an existing SQLite file (a
+// journal, a target database): a slip of the keyboard must not destroy
+// the way back.
+func createOutput(out string) (w io.Writer, done func(error) error, err error) {
+	if f, err := os.Open(out); err == nil {
+		head := make([]byte, 16)
+		n, _ := io.ReadFull(f, head)
+		f.Close()
+		if string(head[:n]) == "SQLite format 3\x00" {
+			return nil, nil, fmt.Errorf("refusing to write over %s: it is an SQLite database (a journal or a target?); name another file", out)
+		}
+	}
+	dir, base := filepath.Split(out)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating %s: %v", out, err)
+	}
+	done = func(werr error) error {
+		if werr == nil {
+			werr = tmp.Sync()
+		}
+		if cerr := tmp.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr == nil {
+			werr = os.Rename(tmp.Name(), out)
+		}
+		if werr != nil {
+			os.Remove(tmp.Name())
+		}
+		return werr
+	}
+	return tmp, done, nil
 }

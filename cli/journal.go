@@ -3,9 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -46,6 +47,10 @@ func journalList(e *env, args []string) error {
 		return err
 	}
 	sums, err := journal.List(dir)
+	if errors.Is(err, fs.ErrNotExist) && len(pos) == 0 {
+		fmt.Fprintf(e.stdout, "no journals yet (%s does not exist)\n", dir)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -270,6 +275,9 @@ func journalExport(e *env, args []string) error {
 	}
 	switch *format {
 	case "sql":
+		if err := verified(pos[0]); err != nil {
+			return err
+		}
 		return writeScript(e, pos[0], nil, *out)
 	case "json":
 	default:
@@ -281,13 +289,11 @@ func journalExport(e *env, args []string) error {
 	}
 	defer j.Close()
 	var w io.Writer = e.stdout
+	done := func(err error) error { return err }
 	if *out != "-" {
-		f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			return fmt.Errorf("writing the export: %v", err)
+		if w, done, err = createOutput(*out); err != nil {
+			return err
 		}
-		defer f.Close()
-		w = f
 	}
-	return exportJSON(w, j)
+	return done(exportJSON(w, j))
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 
 	"lifebelt/engine"
 	"lifebelt/journal"
@@ -31,6 +32,9 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	path := pos[0]
+	if err := verified(path); err != nil {
+		return err
+	}
 	if *script != "" {
 		return writeScript(e, path, seqs, *script)
 	}
@@ -60,7 +64,7 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 	}
 	printUndo(e.stdout, rep)
 	if !rep.Complete() {
-		return exitError{ExitConflicts, fmt.Sprintf("undo left %d conflict(s) and %d entr(ies) not undone; see above", len(rep.Conflicts), len(rep.Skipped))}
+		return exitError{ExitConflicts, fmt.Sprintf("undo left %s and %s not undone; see above", plural(len(rep.Conflicts), "conflict", "conflicts"), plural(len(rep.Skipped), "change", "changes"))}
 	}
 	return nil
 }
@@ -101,15 +105,13 @@ func writeScript(e *env, path string, seqs []int64, out string) error {
 		return fmt.Errorf("%s: undo scripts are %v", drv.Name(), engine.ErrCapabilityUnsupported)
 	}
 	var w io.Writer = e.stdout
+	done := func(err error) error { return err }
 	if out != "-" {
-		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			return fmt.Errorf("writing the script: %v", err)
+		if w, done, err = createOutput(out); err != nil {
+			return err
 		}
-		defer f.Close()
-		w = f
 	}
-	if err := engine.WriteUndoScript(j, sc, seqs, w); err != nil {
+	if err := done(engine.WriteUndoScript(j, sc, seqs, w)); err != nil {
 		return err
 	}
 	if out != "-" {
@@ -123,13 +125,26 @@ func printUndo(w io.Writer, r *engine.UndoReport) {
 	if r.DryRun {
 		verb = "would be undone (dry run, nothing changed)"
 	}
-	fmt.Fprintf(w, "entries %v %s: %d row(s) written", r.Entries, verb, r.Rows)
+	switch {
+	case len(r.Entries) == 0 && r.Complete():
+		fmt.Fprintln(w, "nothing to undo: no committed entry with changes Lifebelt can undo")
+	case len(r.Entries) == 0:
+		fmt.Fprintf(w, "no entry undone")
+	default:
+		fmt.Fprintf(w, "entries %v %s: %d row(s) written", r.Entries, verb, r.Rows)
+	}
 	if r.Seq > 0 {
 		fmt.Fprintf(w, ", journaled as entry %d", r.Seq)
 	}
-	fmt.Fprintln(w)
+	if len(r.Entries) > 0 || !r.Complete() {
+		fmt.Fprintln(w)
+	}
 	if r.Forced > 0 {
-		fmt.Fprintf(w, "forced: %d row(s) changed by others were overwritten\n", r.Forced)
+		were := "were"
+		if r.DryRun {
+			were = "would be"
+		}
+		fmt.Fprintf(w, "forced: %d row(s) changed since the entry (by others or by later entries) %s overwritten\n", r.Forced, were)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
@@ -146,4 +161,33 @@ func printUndo(w io.Writer, r *engine.UndoReport) {
 			fmt.Fprintf(w, "    expected: %s\n", engine.FormatRow(c.Expected))
 		}
 	}
+}
+
+// plural spells n with its noun.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// verified checks the journal's hash chain before anything is undone from
+// it: an edited or damaged journal could put rows back into the wrong
+// table or with the wrong values.
+func verified(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return nil // the open that follows says what is wrong
+	}
+	rep, err := journal.Verify(path)
+	if err != nil {
+		return fmt.Errorf("checking journal %s before undoing from it: %w", path, err)
+	}
+	if !rep.OK {
+		first := ""
+		if len(rep.Problems) > 0 {
+			first = " (" + strings.TrimSuffix(rep.Problems[0], ".") + ")"
+		}
+		return fmt.Errorf("journal %s fails verification%s, so nothing is undone from it: an edited or damaged journal could write the wrong rows; run lifebelt journal verify for the details", path, first)
+	}
+	return nil
 }

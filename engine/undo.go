@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"lifebelt/journal"
@@ -155,14 +156,18 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 	for _, e := range todo {
 		u.todo[e.Seq] = true
 	}
+	if err := u.blockLater(todo[len(todo)-1].Seq); err != nil {
+		return fail(err)
+	}
 	for _, e := range todo {
-		rows, ddl, conflicts := u.rep.Rows, u.ddlRuns, len(u.rep.Conflicts)
+		rows, ddl, conflicts, skips := u.rep.Rows, u.ddlRuns, len(u.rep.Conflicts), len(u.rep.Skipped)
 		if err := u.entry(ctx, e); err != nil {
 			return fail(fmt.Errorf("entry %d: %w", e.Seq, err))
 		}
-		if len(u.rep.Conflicts) > conflicts && u.rep.Rows == rows && u.ddlRuns == ddl {
-			// Conflicts left all of it in place: it stays committed, to
-			// be undone once they are resolved.
+		if (len(u.rep.Conflicts) > conflicts || len(u.rep.Skipped) > skips) && u.rep.Rows == rows && u.ddlRuns == ddl {
+			// Conflicts (or a change undo cannot revert) left all of it
+			// in place: it stays committed, to be undone once they are
+			// resolved, and its changes keep counting as in place.
 			continue
 		}
 		rep.Entries = append(rep.Entries, e.Seq)
@@ -306,7 +311,7 @@ func selectUndo(j *journal.Journal, want []int64) (todo []journal.Entry, skipped
 			}
 			seen[seq] = true
 			if e.Kind != "statement" && e.Kind != "undo" {
-				return nil, nil, fmt.Errorf("entry %d is a %s record, not a change; only statements and undos can be undone", seq, e.Kind)
+				return nil, nil, fmt.Errorf("entry %d is %s %s record, not a change; only statements and undos can be undone", seq, article(e.Kind), e.Kind)
 			}
 			if e.State != "committed" {
 				return nil, nil, fmt.Errorf("entry %d is %s; only committed entries can be undone", seq, e.State)
@@ -324,3 +329,11 @@ func hasObjects(j *journal.Journal, seq int64) bool {
 }
 
 var errStop = errors.New("stop")
+
+// article is "an" before a vowel, "a" otherwise.
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}

@@ -249,6 +249,9 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 			how = "its definition and the rows it rewrote are in the journal; revert to a snapshot or restore them by hand"
 		}
 		u.rep.Skipped = append(u.rep.Skipped, fmt.Sprintf("entry %d altered %s %s in a way Lifebelt does not undo automatically (%s)", seq, o.Kind, qname(o.Schema, o.Name), how))
+		if o.After != nil && u.reshapes(o) {
+			u.block(seq, o)
+		}
 		return nil
 	}
 	name := qname(r.Schema, r.Name)
@@ -364,12 +367,57 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 // keep records that entry seq's ALTER of o stays: for a rename, older
 // rows of the table (under its name before the ALTER) cannot go back.
 func (u *undoer) keep(seq int64, o ObjectImage) {
-	// A rename left in place: older images name what is not there. (An
-	// added column left in place is a column added since, which undo
-	// handles.)
-	if r := o.After.Revert; r != nil && (len(r.Columns) > 0 || !u.sameTable(r.Schema, r.Name, o.Schema, o.Name)) {
-		u.blocked[u.ddlKey(o.Schema, o.Name)] = seq
+	if u.reshapes(o) {
+		u.block(seq, o)
 	}
+}
+
+// reshapes reports whether ALTER o leaves older images of its table
+// naming what is not there: it renamed the table or columns, or dropped
+// or rewrote columns (their rows imaged). (An added column left in place
+// is a column added since, which undo handles.)
+func (u *undoer) reshapes(o ObjectImage) bool {
+	if o.Action != ActionAlter {
+		return false
+	}
+	if o.Table != 0 {
+		return true
+	}
+	r := o.After.Revert
+	return r != nil && (len(r.Columns) > 0 || !u.sameTable(r.Schema, r.Name, o.Schema, o.Name))
+}
+
+// block leaves rows of o's table recorded before entry seq as conflicts.
+func (u *undoer) block(seq int64, o ObjectImage) {
+	k := u.ddlKey(o.Schema, o.Name)
+	if seq > u.blocked[k] {
+		u.blocked[k] = seq
+	}
+}
+
+// blockLater blocks rows of tables that a later statement, which this
+// undo leaves in place, reshaped (see reshapes): undoing them would
+// address columns or a table name that are not there.
+func (u *undoer) blockLater(oldest int64) error {
+	entries, err := u.s.j.Entries()
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Seq <= oldest || u.todo[e.Seq] || e.Kind != "statement" || e.State != "committed" {
+			continue
+		}
+		objs, err := u.s.j.Objects(e.Seq)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			if o.After != nil && u.reshapes(o) {
+				u.block(e.Seq, o)
+			}
+		}
+	}
+	return nil
 }
 
 // keepImages records, when a forced step imaged rows and then failed,

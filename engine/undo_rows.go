@@ -96,7 +96,7 @@ func (u *undoer) blockedBy(table int64) bool {
 			u.blockedSaid[u.entry_] = map[string]bool{}
 		}
 		u.blockedSaid[u.entry_][t.QualifiedName()] = true
-		u.conflict(Conflict{Table: t.QualifiedName(), Reason: fmt.Sprintf("its ALTER in entry %d was not undone, so these rows, recorded before it, were not put back", alter)})
+		u.conflict(Conflict{Table: t.QualifiedName(), Reason: fmt.Sprintf("its ALTER in entry %d, which renamed the table or its columns or dropped or rewrote columns, was not undone, so these rows, recorded before it, were not put back", alter)})
 	}
 	return true
 }

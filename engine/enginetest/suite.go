@@ -38,6 +38,7 @@ var contractCases = []contractCase{
 	{"UndoAlter", testUndoAlter},
 	{"UndoAlterConflicts", testUndoAlterConflicts},
 	{"UndoAlterInterleaved", testUndoAlterInterleaved},
+	{"UndoAlterLeftInPlace", testUndoAlterLeftInPlace},
 	{"UndoAlterRenameWithReferences", testUndoAlterRenameWithReferences},
 	{"UndoAlterRenameStillChecksReferences", testUndoAlterRenameStillChecksReferences},
 	{"UndoForcedDropImagesRows", testUndoForcedDropImagesRows},

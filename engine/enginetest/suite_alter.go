@@ -1,6 +1,7 @@
 package enginetest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -208,4 +209,49 @@ func testUndoForcedDropImagesRows(t *testing.T, h Harness, nm names) {
 		t.Fatalf("undoing the forced undo: conflicts %v, skipped %v", rep2.Conflicts, rep2.Skipped)
 	}
 	equal(t, "rows after undoing the forced undo", e.dump(tb), rows)
+}
+
+// testUndoAlterLeftInPlace: rows recorded before an ALTER that dropped or
+// renamed a column, and that stays in place (not undone automatically,
+// or not part of the undo), are conflicts naming that entry, not a failed
+// undo; other tables' rows are undone around them, and once the ALTER is
+// gone (undone) they go back.
+func testUndoAlterLeftInPlace(t *testing.T, h Harness, nm names) {
+	e := newEnv(t, h, nm)
+	tb := nm.tbl("alp", "id", "a", "b", "c")
+	other := nm.tbl("alq", "id", "a")
+	e.exec(tb.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {a} text, {b} text)"))
+	e.exec(tb.sql("INSERT INTO {t} VALUES (1, 'b', 'b'), (2, 'x', 'y')"))
+	e.exec(other.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {a} text)"))
+	e.exec(other.sql("INSERT INTO {t} VALUES (1, 'o')"))
+	seqs := CommitAll(t, e.s,
+		tb.sql("UPDATE {t} SET {a} = 'changed' WHERE {id} = 1"),
+		other.sql("UPDATE {t} SET {a} = 'changed'"),
+		tb.sql("ALTER TABLE {t} DROP COLUMN {b}"))
+	for _, opt := range []engine.UndoOptions{{DryRun: true}, {Entries: seqs[:1], DryRun: true}} {
+		rep := e.undo(opt)
+		if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, fmt.Sprintf("its ALTER in entry %d", seqs[2])) {
+			t.Fatalf("undo %v with a dropped column left in place: conflicts %+v, want one naming entry %d", opt.Entries, rep.Conflicts, seqs[2])
+		}
+	}
+	rows := e.dump(tb)
+	rep := e.undo(engine.UndoOptions{})
+	if len(rep.Conflicts) != 1 || len(rep.Entries) != 1 || rep.Entries[0] != seqs[1] {
+		t.Fatalf("undo: entries %v, conflicts %+v; want only the other table's entry undone", rep.Entries, rep.Conflicts)
+	}
+	equal(t, "rows of the table whose column was dropped", e.dump(tb), rows)
+
+	// A rename not part of the undo: the older entry's rows wait for it.
+	t2 := nm.tbl("alr", "id", "a", "c")
+	e.exec(t2.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {a} text)"))
+	e.exec(t2.sql("INSERT INTO {t} VALUES (1, 'a')"))
+	rows2 := e.dump(t2)
+	seqs = CommitAll(t, e.s, t2.sql("UPDATE {t} SET {a} = 'b'"), t2.sql("ALTER TABLE {t} RENAME COLUMN {a} TO {c}"))
+	rep = e.undo(engine.UndoOptions{Entries: seqs[:1]})
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, fmt.Sprintf("its ALTER in entry %d", seqs[1])) || len(rep.Entries) != 0 {
+		t.Fatalf("undo of the UPDATE before a rename: entries %v, conflicts %+v", rep.Entries, rep.Conflicts)
+	}
+	e.undoComplete(engine.UndoOptions{Entries: seqs[1:]}, "undo of the rename")
+	e.undoComplete(engine.UndoOptions{Entries: seqs[:1]}, "undo of the UPDATE once the rename is undone")
+	equal(t, "rows after both undos", e.dump(t2), rows2)
 }

@@ -104,7 +104,17 @@ func (t *tx) change(ctx context.Context, s *cstmt, text string, p *plan, sink en
 			if err := t.alterReverts(ctx, action, m, nm, obj.Before, obj.After); err != nil {
 				return err
 			}
-			return sink.Object(obj)
+			if err := sink.Object(obj); err != nil {
+				return err
+			}
+			if obj.After.Revert == nil {
+				msg := fmt.Sprintf("ALTER TABLE %s: its definition before and after was recorded; Lifebelt does not undo this change automatically", QuoteIdent(m.info.Name))
+				if obj.Table != 0 {
+					msg += " (its rows were imaged because the change drops column values)"
+				}
+				sink.Warn(msg)
+			}
+			return nil
 		})
 	}
 	for _, ev := range p.creates {
