@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -517,5 +518,48 @@ func TestUndoRefusesTamperedJournal(t *testing.T) {
 	}
 	if got := dump(t, db); got != before {
 		t.Errorf("the database changed: %s", got)
+	}
+}
+
+// An exported SQLite undo script run by the sqlite3 shell stops at the
+// first failing statement, and what it did before rolls back (the shell
+// goes on after errors and would commit the rest).
+func TestSQLiteScriptStopsAtFirstError(t *testing.T) {
+	shell, err := exec.LookPath("sqlite3")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the sqlite3 shell is missing (.ci/run installs it)")
+		}
+		t.Skip("no sqlite3 shell")
+	}
+	db := newDB(t)
+	r := run(t, "exec", "--target", "sqlite:"+db, "-c", "UPDATE items SET qty = 0 WHERE id = 1")
+	j := journalOf(t, r.stdout)
+	if r = run(t, "exec", "--target", "sqlite:"+db, "--journal", j, "-c", "UPDATE items SET name = 'x' WHERE id = 2"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	script := filepath.Join(t.TempDir(), "undo.sql")
+	if r = run(t, "undo", j, "--script", script); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	// Someone's trigger now refuses the change to row 1; the script
+	// undoes entry 2 (row 2) first, then fails on row 1.
+	if out, err := exec.Command(shell, db, `CREATE TRIGGER boom BEFORE UPDATE ON items WHEN NEW.id = 1 BEGIN SELECT RAISE(ABORT, 'boom'); END`).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	before := dump(t, db)
+	cmd := exec.Command(shell, db)
+	f, err := os.Open(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdin = f
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "boom") {
+		t.Fatalf("the script did not fail on the trigger: %v %s", err, out)
+	}
+	if got := dump(t, db); got != before {
+		t.Errorf("the failed script changed rows: %s, want %s", got, before)
 	}
 }

@@ -139,6 +139,9 @@ func printUndo(w io.Writer, r *engine.UndoReport) {
 	if len(r.Entries) > 0 || !r.Complete() {
 		fmt.Fprintln(w)
 	}
+	if len(r.Partial) > 0 {
+		fmt.Fprintf(w, "partly undone: entries %v; the conflicts below stay in place; undo again once they are resolved (or with --force to overwrite them)\n", r.Partial)
+	}
 	if r.Forced > 0 {
 		were := "were"
 		if r.DryRun {

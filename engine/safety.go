@@ -476,7 +476,7 @@ func JournalUndoneBy(es []journal.Entry, since int64, at time.Time) []int64 {
 		if since > 0 && e.Seq <= since || since == 0 && !e.At.After(at) {
 			continue
 		}
-		if e.State == journal.StatusCommitted || e.State == journal.StateUnguarded {
+		if journal.InPlace(e.State) || e.State == journal.StateUnguarded {
 			refs = append(refs, e.Seq)
 		}
 	}

@@ -35,6 +35,9 @@ type Conflict struct {
 // UndoReport says what an undo did (or would do, on a dry run).
 type UndoReport struct {
 	Entries   []int64 // entries undone, newest first
+	// Partial are the entries of Entries undone only in part: some of
+	// their rows or changes were left as conflicts. They stay undoable.
+	Partial []int64
 	Skipped   []string
 	Rows      int64 // rows written
 	Conflicts []Conflict
@@ -170,6 +173,9 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 			// resolved, and its changes keep counting as in place.
 			continue
 		}
+		if len(u.rep.Conflicts) > conflicts || len(u.rep.Skipped) > skips {
+			rep.Partial = append(rep.Partial, e.Seq)
+		}
 		rep.Entries = append(rep.Entries, e.Seq)
 	}
 	for _, st := range u.synced {
@@ -209,6 +215,9 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 	}
 	if len(rep.Conflicts) > 0 {
 		detail["conflict_list"] = conflictSummaries(rep.Conflicts, 100)
+	}
+	if len(rep.Partial) > 0 {
+		detail["partial"] = rep.Partial
 	}
 	if t, ok := tx.(TxIDer); ok {
 		if id, err := t.TxID(ctx); err == nil {
@@ -291,7 +300,7 @@ func selectUndo(j *journal.Journal, want []int64) (todo []journal.Entry, skipped
 				continue
 			}
 			switch e.State {
-			case "committed":
+			case journal.StatusCommitted, journal.StatePartlyUndone:
 				if e.ImageCount > 0 || hasObjects(j, e.Seq) {
 					todo = append(todo, e)
 				}
@@ -313,8 +322,8 @@ func selectUndo(j *journal.Journal, want []int64) (todo []journal.Entry, skipped
 			if e.Kind != "statement" && e.Kind != "undo" {
 				return nil, nil, fmt.Errorf("entry %d is %s %s record, not a change; only statements and undos can be undone", seq, article(e.Kind), e.Kind)
 			}
-			if e.State != "committed" {
-				return nil, nil, fmt.Errorf("entry %d is %s; only committed entries can be undone", seq, e.State)
+			if !journal.InPlace(e.State) {
+				return nil, nil, fmt.Errorf("entry %d is %s; only committed entries (or partly undone ones) can be undone", seq, e.State)
 			}
 			todo = append(todo, e)
 		}

@@ -404,7 +404,7 @@ func (u *undoer) blockLater(oldest int64) error {
 		return err
 	}
 	for _, e := range entries {
-		if e.Seq <= oldest || u.todo[e.Seq] || e.Kind != "statement" || e.State != "committed" {
+		if e.Seq <= oldest || u.todo[e.Seq] || e.Kind != "statement" || !journal.InPlace(e.State) {
 			continue
 		}
 		objs, err := u.s.j.Objects(e.Seq)
@@ -447,7 +447,7 @@ func (u *undoer) laterUse(seq int64, schema, name string) (int64, error) {
 		// first, must be able to go past. (Undoing such an undo entry
 		// after its ALTER was undone meets rows under names that are gone:
 		// conflicts, nothing written.)
-		if e.Seq <= seq || u.todo[e.Seq] || e.Kind != "statement" || e.State != "committed" {
+		if e.Seq <= seq || u.todo[e.Seq] || e.Kind != "statement" || !journal.InPlace(e.State) {
 			continue
 		}
 		ts, err := u.s.j.Tables(e.Seq)

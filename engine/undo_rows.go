@@ -161,6 +161,9 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 		switch Op(im.Op) {
 		case OpDelete: // undo: put the row back
 			if f.Count > 0 && !wholeRow {
+				if RowsEqual(f.Row, im.Before) {
+					continue // back already (an earlier undo left it as a conflict; it was resolved)
+				}
 				if !u.opt.Force {
 					u.conflict(Conflict{Table: t.QualifiedName(), Key: keys[i], Reason: "a row with this key was inserted since", Current: f.Row})
 					continue
@@ -184,6 +187,9 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 				continue
 			}
 			if !RowsEqual(f.Row, im.After) {
+				if RowsEqual(f.Row, im.Before) {
+					continue // set back already
+				}
 				if !u.opt.Force {
 					u.conflict(Conflict{Table: t.QualifiedName(), Key: keys[i], Reason: "the row was changed since", Current: f.Row, Expected: im.After})
 					continue

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -27,7 +28,15 @@ const (
 
 	StateUnguarded = "unguarded" // committed without images (Detail "unguarded": true)
 	StateUndone    = "undone"    // committed, then undone by a later committed undo
+	// StatePartlyUndone: undone by a later committed undo that left some
+	// of its rows in place as conflicts (listed in the undo's Detail
+	// "partial"); undoing it again reaches those rows.
+	StatePartlyUndone = "partly undone"
 )
+
+// InPlace reports whether an entry's changes are (at least partly) still
+// in the database: committed, or partly undone.
+func InPlace(state string) bool { return state == StatusCommitted || state == StatePartlyUndone }
 
 // Entry is one record of the journal.
 type Entry struct {
@@ -95,6 +104,7 @@ func computeStates(es []Entry) {
 		}
 	}
 	undone := make(map[int64]bool)
+	partly := make(map[int64]bool)
 	for i := len(es) - 1; i >= 0; i-- {
 		e := &es[i]
 		e.State = e.Status
@@ -113,12 +123,29 @@ func computeStates(es []Entry) {
 		switch {
 		case e.Detail["unguarded"] == true:
 			e.State = StateUnguarded
+		case undone[e.Seq] && partly[e.Seq]:
+			e.State = StatePartlyUndone
 		case undone[e.Seq]:
 			e.State = StateUndone
 		}
-		if e.Kind == KindUndo && e.State == StatusCommitted {
+		if e.Kind == KindUndo && InPlace(e.State) {
+			part := map[int64]bool{}
+			if ps, ok := e.Detail["partial"].([]any); ok {
+				for _, p := range ps {
+					if n, ok := p.(json.Number); ok {
+						if v, err := n.Int64(); err == nil {
+							part[v] = true
+						}
+					}
+				}
+			}
 			for _, r := range e.Refs {
 				if j, ok := idx[r]; ok && j < i {
+					// Undone by the latest undo of it (decided first):
+					// partly, when that one left rows.
+					if !undone[r] {
+						partly[r] = part[r]
+					}
 					undone[r] = true
 				}
 			}

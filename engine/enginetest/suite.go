@@ -39,6 +39,7 @@ var contractCases = []contractCase{
 	{"UndoAlterConflicts", testUndoAlterConflicts},
 	{"UndoAlterInterleaved", testUndoAlterInterleaved},
 	{"UndoAlterLeftInPlace", testUndoAlterLeftInPlace},
+	{"UndoPartlyThenAgain", testUndoPartlyThenAgain},
 	{"UndoAlterRenameWithReferences", testUndoAlterRenameWithReferences},
 	{"UndoAlterRenameStillChecksReferences", testUndoAlterRenameStillChecksReferences},
 	{"UndoForcedDropImagesRows", testUndoForcedDropImagesRows},

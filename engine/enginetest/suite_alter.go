@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"lifebelt/engine"
+	"lifebelt/journal"
 )
 
 // undoComplete undoes and fails the test unless nothing was left behind;
@@ -254,4 +255,64 @@ func testUndoAlterLeftInPlace(t *testing.T, h Harness, nm names) {
 	e.undoComplete(engine.UndoOptions{Entries: seqs[1:]}, "undo of the rename")
 	e.undoComplete(engine.UndoOptions{Entries: seqs[:1]}, "undo of the UPDATE once the rename is undone")
 	equal(t, "rows after both undos", e.dump(t2), rows2)
+}
+
+// testUndoPartlyThenAgain: an undo that leaves a row in conflict undoes
+// the rest and marks the entry "partly undone"; undoing it again, once
+// the conflict is resolved, puts that row back too (the rows already back
+// are left alone) and marks it undone; a forced retry overwrites instead.
+func testUndoPartlyThenAgain(t *testing.T, h Harness, nm names) {
+	e := newEnv(t, h, nm)
+	tb := nm.tbl("part", "id", "v")
+	e.exec(tb.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {v} text)"))
+	e.exec(tb.sql("INSERT INTO {t} VALUES (1, 'a'), (2, 'b'), (3, 'c')"))
+	rows0 := e.dump(tb)
+	seqs := CommitAll(t, e.s, tb.sql("UPDATE {t} SET {v} = 'x'"), tb.sql("DELETE FROM {t} WHERE {id} = 3"))
+	e.exec(tb.sql("UPDATE {t} SET {v} = 'theirs' WHERE {id} = 2"))
+	state := func(seq int64) string {
+		for _, en := range e.entries() {
+			if en.Seq == seq {
+				return en.State
+			}
+		}
+		return "missing"
+	}
+	rep := e.undo(engine.UndoOptions{})
+	if len(rep.Conflicts) != 1 || len(rep.Partial) != 1 || rep.Partial[0] != seqs[0] || len(rep.Entries) != 2 {
+		t.Fatalf("first undo: entries %v, partial %v, conflicts %+v", rep.Entries, rep.Partial, rep.Conflicts)
+	}
+	if state(seqs[0]) != journal.StatePartlyUndone || state(seqs[1]) != journal.StateUndone {
+		t.Fatalf("states after the first undo: %q, %q", state(seqs[0]), state(seqs[1]))
+	}
+	// Still conflicting: undoing again changes nothing and keeps the state.
+	rep = e.undo(engine.UndoOptions{})
+	if len(rep.Conflicts) != 1 || len(rep.Entries) != 0 || state(seqs[0]) != journal.StatePartlyUndone {
+		t.Fatalf("second undo, conflict unresolved: entries %v, conflicts %+v, state %q", rep.Entries, rep.Conflicts, state(seqs[0]))
+	}
+	// The DBA resolves it: the row holds what the entry left again.
+	e.exec(tb.sql("UPDATE {t} SET {v} = 'x' WHERE {id} = 2"))
+	rep = e.undoComplete(engine.UndoOptions{}, "undo once the conflict is resolved")
+	if len(rep.Entries) != 1 || rep.Entries[0] != seqs[0] || rep.Rows != 1 {
+		t.Fatalf("undo once resolved: entries %v, rows %d; want the entry, and only row 2 written", rep.Entries, rep.Rows)
+	}
+	equal(t, "rows after the undo is complete", e.dump(tb), rows0)
+	if state(seqs[0]) != journal.StateUndone {
+		t.Fatalf("state after the complete undo: %q", state(seqs[0]))
+	}
+
+	// Forced, without resolving.
+	t2 := nm.tbl("part2", "id", "v")
+	e.exec(t2.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {v} text)"))
+	e.exec(t2.sql("INSERT INTO {t} VALUES (1, 'a'), (2, 'b')"))
+	rows1 := e.dump(t2)
+	seqs = CommitAll(t, e.s, t2.sql("UPDATE {t} SET {v} = 'x'"))
+	e.exec(t2.sql("UPDATE {t} SET {v} = 'theirs' WHERE {id} = 2"))
+	if rep = e.undo(engine.UndoOptions{Entries: seqs}); len(rep.Partial) != 1 {
+		t.Fatalf("undo: partial %v, conflicts %+v", rep.Partial, rep.Conflicts)
+	}
+	rep = e.undo(engine.UndoOptions{Entries: seqs, Force: true})
+	if len(rep.Conflicts) != 0 || rep.Forced != 1 || rep.Rows != 1 {
+		t.Fatalf("forced retry: conflicts %+v, forced %d, rows %d", rep.Conflicts, rep.Forced, rep.Rows)
+	}
+	equal(t, "rows after the forced retry", e.dump(t2), rows1)
 }

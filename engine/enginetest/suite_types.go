@@ -117,10 +117,18 @@ func (e *env) undoScript(entries ...int64) string {
 	return buf.String()
 }
 
-// runScript runs a whole script on the second connection.
+// runScript runs a whole script on the second connection, leaving out
+// the shell's dot commands (lines starting with a dot), as the sqlite3
+// shell does.
 func (e *env) runScript(script string) {
 	e.t.Helper()
-	if _, err := e.db.ExecContext(e.ctx, script); err != nil {
+	var sql []string
+	for _, line := range strings.Split(script, "\n") {
+		if !strings.HasPrefix(line, ".") {
+			sql = append(sql, line)
+		}
+	}
+	if _, err := e.db.ExecContext(e.ctx, strings.Join(sql, "\n")); err != nil {
 		e.t.Fatalf("running the undo script: %v\n%s", err, head(script, 30))
 	}
 }

@@ -256,8 +256,13 @@ func (Driver) Matches(col string, v engine.Value, c engine.Column) string {
 }
 
 // BeginScript opens the script's transaction (terminated: the engine
-// writes it as is).
-func (Driver) BeginScript() string { return "BEGIN IMMEDIATE;" }
+// writes it as is). The sqlite3 shell goes on after a failed statement
+// and would commit the rest: .bail on makes it stop at the first error,
+// and the open transaction rolls back as it exits. Other tools stop at
+// the dot command itself, before anything ran.
+func (Driver) BeginScript() string {
+	return "-- For the sqlite3 shell: stop at the first error (the transaction then rolls back).\n.bail on\nBEGIN IMMEDIATE;"
+}
 
 // CommitScript commits it.
 func (Driver) CommitScript() string { return "COMMIT;" }
