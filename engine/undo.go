@@ -34,10 +34,10 @@ type Conflict struct {
 
 // UndoReport says what an undo did (or would do, on a dry run).
 type UndoReport struct {
-	Entries   []int64 // entries undone, newest first
+	Entries []int64 // entries undone, newest first
 	// Partial are the entries of Entries undone only in part: some of
 	// their rows or changes were left as conflicts. They stay undoable.
-	Partial []int64
+	Partial   []int64
 	Skipped   []string
 	Rows      int64 // rows written
 	Conflicts []Conflict
