@@ -31,16 +31,25 @@ func (t *tx) PrepareUndo(ctx context.Context) ([]string, error) {
 	}
 	t.undo = true
 	var notes []string
-	if t.fkOff {
+	keys := false
+	err := t.c.cc.query(ctx, `SELECT 1 FROM main.sqlite_schema m WHERE m.type = 'table'
+		AND EXISTS (SELECT 1 FROM pragma_foreign_key_list(m.name, 'main')) LIMIT 1`, nil, func([]engine.Value) error {
+		keys = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: looking for foreign keys: %w", err)
+	}
+	if t.fkOff && keys {
 		notes = append(notes, "foreign-key enforcement was off while undo wrote rows (PRAGMA foreign_keys, turned off before the transaction and on again after it), so no ON DELETE or ON UPDATE action fired; undo then checked that no row refers to a missing one")
-	} else {
+	} else if !t.fkOff {
 		if err := t.c.cc.exec(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
 			return nil, fmt.Errorf("sqlite: deferring foreign-key checks: %w", err)
 		}
 		notes = append(notes, "foreign-key checks deferred to COMMIT (PRAGMA defer_foreign_keys); foreign-key actions (CASCADE, SET NULL) still fire, because SQLite cannot turn foreign keys off inside a transaction")
 	}
 	var withTriggers, shadowed []string
-	err := t.c.cc.query(ctx, triggerTables, nil, func(r []engine.Value) error {
+	err = t.c.cc.query(ctx, triggerTables, nil, func(r []engine.Value) error {
 		if r[1].I != 0 {
 			shadowed = append(shadowed, r[0].S)
 		} else {
