@@ -563,3 +563,37 @@ func TestSQLiteScriptStopsAtFirstError(t *testing.T) {
 		t.Errorf("the failed script changed rows: %s, want %s", got, before)
 	}
 }
+
+// A dry run of a journal nobody may write (kept read-only, attached to a
+// ticket) runs on a copy; the journal is untouched.
+func TestDryRunOfReadOnlyJournal(t *testing.T) {
+	db := newDB(t)
+	r := run(t, "exec", "--target", "sqlite:"+db, "-c", "UPDATE items SET qty = 0 WHERE id = 1")
+	j := journalOf(t, r.stdout)
+	lock := func(on bool) error {
+		flag := "-i"
+		if on {
+			flag = "+i"
+		}
+		return exec.Command("chattr", flag, j).Run()
+	}
+	if os.Geteuid() == 0 {
+		if err := lock(true); err != nil {
+			t.Skipf("chattr +i is not available here: %v", err)
+		}
+		defer lock(false)
+	} else if err := os.Chmod(j, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(j)
+	r = run(t, "undo", j, "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "uses a copy") || !strings.Contains(r.stdout, "would be undone") {
+		t.Fatalf("dry run of a read-only journal: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if after, _ := os.ReadFile(j); string(after) != string(before) {
+		t.Error("the journal changed")
+	}
+	if got := dump(t, db); !strings.HasPrefix(got, "1:bolt:0;") {
+		t.Errorf("the dry run changed the database: %s", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -37,6 +38,21 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 	}
 	if *script != "" {
 		return writeScript(e, path, seqs, *script)
+	}
+	if *dry && !writable(path) {
+		// A dry run writes its journal entry and rolls it back: on a
+		// journal kept read-only (attached to a ticket), it runs on a copy.
+		dir, err := os.MkdirTemp("", "lifebelt-dry-run-*")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		cp := filepath.Join(dir, filepath.Base(path))
+		if err := journal.CopyFile(path, cp); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "journal %s is read-only: the dry run uses a copy of it\n", path)
+		path = cp
 	}
 	h, err := readHeader(path)
 	if err != nil {
@@ -193,4 +209,14 @@ func verified(path string) error {
 		return fmt.Errorf("journal %s fails verification%s, so nothing is undone from it: an edited or damaged journal could write the wrong rows; run lifebelt journal verify for the details", path, first)
 	}
 	return nil
+}
+
+// writable reports whether the file can be opened for writing.
+func writable(path string) bool {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
 }

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -459,6 +461,35 @@ func (j *Journal) Close() error {
 	j.mu.Unlock()
 	if err := j.db.Close(); err != nil {
 		return fmt.Errorf("journal: closing %s: %w", j.path, err)
+	}
+	return nil
+}
+
+// CopyFile copies a journal that nobody writes (kept read-only) to dst,
+// which must not exist yet, readable by the owner only: the file and its
+// write-ahead log, which opening the copy then applies.
+func CopyFile(src, dst string) error {
+	for _, suffix := range []string{"", "-wal"} {
+		in, err := os.Open(src + suffix)
+		if suffix != "" && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("journal: copying %s: %w", src, err)
+		}
+		out, err := os.OpenFile(dst+suffix, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			in.Close()
+			return fmt.Errorf("journal: copying %s to %s: %w", src, dst, err)
+		}
+		_, err = io.Copy(out, in)
+		in.Close()
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("journal: copying %s to %s: %w", src, dst, err)
+		}
 	}
 	return nil
 }
