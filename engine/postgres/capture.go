@@ -402,6 +402,9 @@ func (e *execution) other(ctx context.Context, n *pg_query.Node, c engine.Statem
 		}
 		return e.collect(ctx, e.st.Text)
 	}
+	if names, ok := grantTables(n.GetGrantStmt()); ok {
+		return e.grant(ctx, names)
+	}
 	reason := c.Verb + " is not imaged"
 	switch {
 	case n.GetVacuumStmt() != nil, n.GetAlterSystemStmt() != nil:

@@ -387,7 +387,7 @@ func TestRefusals(t *testing.T) {
 		"DROP SCHEMA nothing_here", "CREATE DATABASE nope", "CREATE INDEX CONCURRENTLY i ON t (v)",
 		"MERGE INTO t USING t s ON t.id = s.id WHEN MATCHED THEN DELETE", "UPDATE v SET v = 2",
 		"DELETE FROM parent", "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
-		"UPDATE t SET v = 3 FROM (DELETE FROM t RETURNING *) d", "GRANT SELECT ON t TO public",
+		"UPDATE t SET v = 3 FROM (DELETE FROM t RETURNING *) d", "GRANT SELECT ON v TO public", "GRANT USAGE ON SCHEMA public TO public",
 		"ALTER SYSTEM SET work_mem = '1MB'", "DROP OWNED BY current_user", "EXPLAIN ANALYZE DELETE FROM t",
 	} {
 		_, _, err := capRun(t, c, q, engine.ExecOptions{})

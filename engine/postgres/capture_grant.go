@@ -1,0 +1,142 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"lifebelt/engine"
+)
+
+// GRANT and REVOKE on tables are journaled as changes of each table's
+// definition (its privileges granted to other roles are part of it), and
+// undone by revoking everything from every role either definition names
+// and granting what the other definition lists: exact, checked against
+// the recorded definition.
+
+// grantTables returns the tables GRANT/REVOKE s names, or false when it
+// names anything else (other object kinds, ALL TABLES IN SCHEMA, default
+// privileges).
+func grantTables(s *pg_query.GrantStmt) ([]engine.Name, bool) {
+	if s == nil || s.Targtype != pg_query.GrantTargetType_ACL_TARGET_OBJECT || s.Objtype != pg_query.ObjectType_OBJECT_TABLE {
+		return nil, false
+	}
+	var out []engine.Name
+	for _, o := range s.Objects {
+		rv := o.GetRangeVar()
+		if rv == nil {
+			return nil, false
+		}
+		out = append(out, rangeVarName(rv))
+	}
+	return out, len(out) > 0
+}
+
+// grant runs GRANT/REVOKE on ordinary or partitioned tables with their
+// definitions before and after.
+func (e *execution) grant(ctx context.Context, names []engine.Name) (engine.Result, error) {
+	e.x.snapshot = true
+	type table struct {
+		oid          uint32
+		schema, name string
+		before       *engine.Definition
+		roles        []string
+	}
+	var tables []*table
+	for _, n := range names {
+		oid, schema, name, relkind, ok, err := resolveRelation(ctx, e.x.tx, n)
+		if err != nil {
+			return engine.Result{}, err
+		}
+		if !ok {
+			return e.collect(ctx, e.st.Text) // it fails: no such table
+		}
+		if relkind != 'r' && relkind != 'p' {
+			return e.unguarded(ctx, fmt.Sprintf("privilege changes on %s, which is not a table (relkind %c), are not imaged", quoteQualified(schema, name), relkind))
+		}
+		before, err := tableDefinition(ctx, e.x.tx, oid)
+		if err != nil {
+			return engine.Result{}, err
+		}
+		roles, err := aclRoles(ctx, e.x.tx, oid)
+		if err != nil {
+			return engine.Result{}, err
+		}
+		tables = append(tables, &table{oid: oid, schema: schema, name: name, before: before, roles: roles})
+	}
+	res, err := e.ddlRun(ctx)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	for _, t := range tables {
+		after, err := tableDefinition(ctx, e.x.tx, t.oid)
+		if err != nil {
+			return engine.Result{}, err
+		}
+		now, err := aclRoles(ctx, e.x.tx, t.oid)
+		if err != nil {
+			return engine.Result{}, err
+		}
+		cols, err := columnNames(ctx, e.x.tx, t.oid)
+		if err != nil {
+			return engine.Result{}, err
+		}
+		roles := union(t.roles, now)
+		rel := quoteQualified(t.schema, t.name)
+		after.Revert = &engine.Revert{Schema: t.schema, Name: t.name, Statements: regrant(rel, roles, cols, t.before), Exact: true, KeepsRows: true}
+		t.before.Revert = &engine.Revert{Schema: t.schema, Name: t.name, Statements: regrant(rel, roles, cols, after), Exact: true, KeepsRows: true}
+		img := engine.ObjectImage{Kind: "TABLE", Schema: t.schema, Name: t.name, Action: engine.ActionAlter, Before: t.before, After: after}
+		if err := e.sink.Object(img); err != nil {
+			return engine.Result{}, fmt.Errorf("postgres: journaling the definition of table %s: %w", rel, err)
+		}
+	}
+	return res, nil
+}
+
+// regrant revokes every privilege of roles on the table and its columns,
+// then grants what definition d lists.
+func regrant(rel string, roles, cols []string, d *engine.Definition) []string {
+	var out []string
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = quoteIdent(c)
+	}
+	for _, r := range roles {
+		who := "PUBLIC"
+		if r != "" {
+			who = quoteIdent(r)
+		}
+		out = append(out, "REVOKE ALL ON TABLE "+rel+" FROM "+who+" CASCADE")
+		if len(cols) > 0 {
+			out = append(out, "REVOKE ALL ("+strings.Join(quoted, ", ")+") ON TABLE "+rel+" FROM "+who+" CASCADE")
+		}
+	}
+	return append(out, grants(d)...)
+}
+
+// union is a and the members of b not in a, in order.
+func union(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range append(append([]string{}, a...), b...) {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// aclRoles lists the roles other than the owner that hold privileges on
+// the table or its columns ("" for PUBLIC), or granted them.
+func aclRoles(ctx context.Context, q querier, oid uint32) ([]string, error) {
+	return stringRows(ctx, q, `SELECT DISTINCT coalesce(r.rolname::text, '') FROM (
+			SELECT a.grantee AS role, c.relowner FROM pg_catalog.pg_class c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a WHERE c.oid = $1
+			UNION ALL SELECT a.grantor, c.relowner FROM pg_catalog.pg_class c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a WHERE c.oid = $1
+			UNION ALL SELECT a.grantee, c.relowner FROM pg_catalog.pg_attribute t JOIN pg_catalog.pg_class c ON c.oid = t.attrelid
+				CROSS JOIN LATERAL pg_catalog.aclexplode(t.attacl) a WHERE t.attrelid = $1 AND t.attnum > 0 AND NOT t.attisdropped
+		) x LEFT JOIN pg_catalog.pg_roles r ON r.oid = x.role
+		WHERE x.role <> x.relowner ORDER BY 1`, oid)
+}
