@@ -107,6 +107,26 @@ func exportJSON(out io.Writer, j *journal.Journal) error {
 // journal, a target database): a slip of the keyboard must not destroy
 // the way back.
 func createOutput(out string) (w io.Writer, done func(error) error, err error) {
+	if real, err := filepath.EvalSymlinks(out); err == nil {
+		out = real // a link is followed: its file is written, the link stays
+	}
+	if fi, err := os.Stat(out); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return nil, nil, fmt.Errorf("%s is a directory; name a file", out)
+		}
+		// A pipe or a device (>(sqlite3 db), /dev/stdout): written as it
+		// is, never replaced.
+		f, err := os.OpenFile(out, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening %s: %v", out, err)
+		}
+		return f, func(werr error) error {
+			if cerr := f.Close(); werr == nil {
+				werr = cerr
+			}
+			return werr
+		}, nil
+	}
 	if f, err := os.Open(out); err == nil {
 		head := make([]byte, 16)
 		n, _ := io.ReadFull(f, head)

@@ -156,7 +156,11 @@ func printUndo(w io.Writer, r *engine.UndoReport) {
 		fmt.Fprintln(w)
 	}
 	if len(r.Partial) > 0 {
-		fmt.Fprintf(w, "partly undone: entries %v; the conflicts below stay in place; undo again once they are resolved (or with --force to overwrite them)\n", r.Partial)
+		state := "partly undone"
+		if r.DryRun {
+			state = "would be partly undone"
+		}
+		fmt.Fprintf(w, "%s: entries %v; the conflicts below stay in place; undo again once they are resolved (or with --force to overwrite them)\n", state, r.Partial)
 	}
 	if r.Forced > 0 {
 		were := "were"

@@ -145,6 +145,15 @@ type Applier interface {
 	SyncSequences(ctx context.Context, t TableInfo) error
 }
 
+// ColumnLister is an optional Applier capability: the current columns of
+// a table (exists is false when there is no such table), so that undo
+// leaves as conflicts the rows of a table that no longer has the columns
+// they hold (a later change dropped or renamed them, or dropped the
+// table), rather than address what is not there.
+type ColumnLister interface {
+	Columns(ctx context.Context, schema, name string) (cols []string, exists bool, err error)
+}
+
 // UndoBeginner is an optional Conn capability: BeginUndo starts the
 // transaction of an undo where that takes more than Begin (SQLite turns
 // foreign-key enforcement off for it, which it cannot do inside a

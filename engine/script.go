@@ -118,8 +118,22 @@ func (g *scriptGen) entry(w *bufio.Writer, j *journal.Journal, e journal.Entry) 
 	if err != nil {
 		return err
 	}
+	// A partly undone entry: what earlier undos did is left out.
+	done, err := earlierUndos(j, e)
+	if err != nil {
+		return err
+	}
+	if done != nil {
+		fmt.Fprintf(w, "-- partly undone by entries %v: only what they left is undone here\n", done.by)
+	}
 	restored := map[int64]bool{}
 	for _, o := range objs {
+		if done != nil && done.objectDone(o) {
+			if o.Table != 0 {
+				restored[o.Table] = true
+			}
+			continue
+		}
 		switch o.Action {
 		case ActionDrop:
 			if o.Before == nil {
@@ -168,6 +182,9 @@ func (g *scriptGen) entry(w *bufio.Writer, j *journal.Journal, e journal.Entry) 
 				continue
 			}
 			t := tables[im.Table]
+			if done != nil && done.rowDone(t, im) {
+				continue
+			}
 			switch Op(im.Op) {
 			case OpDelete:
 				g.insert(w, t, im.Before, dup)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -156,11 +157,9 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 		fks: map[string][]fkUse{}, refs: map[string]*fkRefs{}, fkSeen: map[string]bool{}, written: map[string]syncedTable{}, ddl: map[string]bool{}}
 	start := time.Now()
 	u.todo, u.blocked = map[int64]bool{}, map[string]int64{}
+	u.retry, u.doneTables = map[int64][]int64{}, map[int64]bool{}
 	for _, e := range todo {
 		u.todo[e.Seq] = true
-	}
-	if err := u.blockLater(todo[len(todo)-1].Seq); err != nil {
-		return fail(err)
 	}
 	for _, e := range todo {
 		rows, ddl, conflicts, skips := u.rep.Rows, u.ddlRuns, len(u.rep.Conflicts), len(u.rep.Skipped)
@@ -218,6 +217,15 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 	}
 	if len(rep.Partial) > 0 {
 		detail["partial"] = rep.Partial
+	}
+	if len(u.retry) > 0 {
+		// The entries it finished after earlier undos began them: each
+		// counts as undone while those are in place too.
+		retry := map[string][]int64{}
+		for seq, by := range u.retry {
+			retry[strconv.FormatInt(seq, 10)] = by
+		}
+		detail["retry"] = retry
 	}
 	if t, ok := tx.(TxIDer); ok {
 		if id, err := t.TxID(ctx); err == nil {

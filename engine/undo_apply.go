@@ -37,7 +37,14 @@ type undoer struct {
 	// cannot go back.
 	blocked     map[string]int64
 	blockedSaid map[int64]map[string]bool
-	ddlRuns     int // DDL statements the undo ran (schemaChanged calls)
+	shapes      map[string]map[string]bool // current columns (nil: no table), by schema state and table
+	// done: what earlier undos of the entry being undone (partly undone)
+	// did; retry: for each such entry, those undos; doneTables: the
+	// entry's tables that came back whole with an object they re-created.
+	done       *doneSet
+	retry      map[int64][]int64
+	doneTables map[int64]bool
+	ddlRuns    int // DDL statements the undo ran (schemaChanged calls)
 }
 
 func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
@@ -54,12 +61,34 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 	if err != nil {
 		return err
 	}
+	if u.done, err = earlierUndos(u.s.j, e); err != nil {
+		return err
+	}
+	if u.done != nil {
+		if len(u.done.by) > 0 {
+			u.retry[e.Seq] = u.done.by
+		}
+		// What earlier undos of it did is left alone.
+		var left []ObjectImage
+		for _, o := range objs {
+			if !u.done.objectDone(o) {
+				left = append(left, o)
+			} else if o.Table != 0 && o.Action == ActionDrop {
+				u.doneTables[o.Table] = true // its rows came back with it
+			}
+		}
+		objs = left
+	}
 	if e.Kind == "undo" && timed(objs) {
 		return u.timeline(ctx, e, objs)
 	}
 	// Dropped objects come back first (tables before their dependents,
 	// as captured), with their rows; their rows skip the generic path.
 	restored := map[int64]bool{}
+	for t := range u.doneTables {
+		restored[t] = true
+	}
+	clear(u.doneTables)
 	for _, o := range objs {
 		switch o.Action {
 		case ActionDrop:
@@ -249,9 +278,6 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 			how = "its definition and the rows it rewrote are in the journal; revert to a snapshot or restore them by hand"
 		}
 		u.rep.Skipped = append(u.rep.Skipped, fmt.Sprintf("entry %d altered %s %s in a way Lifebelt does not undo automatically (%s)", seq, o.Kind, qname(o.Schema, o.Name), how))
-		if o.After != nil && u.reshapes(o) {
-			u.block(seq, o)
-		}
 		return nil
 	}
 	name := qname(r.Schema, r.Name)
@@ -336,7 +362,7 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 		// Undoing a forced undo: the column is back, not the values it
 		// dropped, which its images keep. (A statement's images of rows
 		// its ALTER rewrote are the values the revert gives back.)
-		u.rep.Skipped = append(u.rep.Skipped, fmt.Sprintf("entry %d: the values a forced undo dropped from %s are in its images (lifebelt journal show); they were not put back", seq, name))
+		u.rep.Notes = append(u.rep.Notes, fmt.Sprintf("entry %d: the values a forced undo dropped from %s are in its images (lifebelt journal show); they were not put back", seq, name))
 	}
 	u.schemaChanged(r.Schema, r.Name)
 	u.schemaChanged(o.Schema, o.Name)
@@ -372,16 +398,14 @@ func (u *undoer) keep(seq int64, o ObjectImage) {
 	}
 }
 
-// reshapes reports whether ALTER o leaves older images of its table
-// naming what is not there: it renamed the table or columns, or dropped
-// or rewrote columns (their rows imaged). (An added column left in place
-// is a column added since, which undo handles.)
+// reshapes reports whether ALTER o, left in place, leaves older images of
+// its table under names that are not there: it renamed the table or
+// columns. (A column it dropped is found missing when rows are applied;
+// an added column left in place is a column added since, which undo
+// handles.)
 func (u *undoer) reshapes(o ObjectImage) bool {
 	if o.Action != ActionAlter {
 		return false
-	}
-	if o.Table != 0 {
-		return true
 	}
 	r := o.After.Revert
 	return r != nil && (len(r.Columns) > 0 || !u.sameTable(r.Schema, r.Name, o.Schema, o.Name))
@@ -393,31 +417,6 @@ func (u *undoer) block(seq int64, o ObjectImage) {
 	if seq > u.blocked[k] {
 		u.blocked[k] = seq
 	}
-}
-
-// blockLater blocks rows of tables that a later statement, which this
-// undo leaves in place, reshaped (see reshapes): undoing them would
-// address columns or a table name that are not there.
-func (u *undoer) blockLater(oldest int64) error {
-	entries, err := u.s.j.Entries()
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.Seq <= oldest || u.todo[e.Seq] || e.Kind != "statement" || !journal.InPlace(e.State) {
-			continue
-		}
-		objs, err := u.s.j.Objects(e.Seq)
-		if err != nil {
-			return err
-		}
-		for _, o := range objs {
-			if o.After != nil && u.reshapes(o) {
-				u.block(e.Seq, o)
-			}
-		}
-	}
-	return nil
 }
 
 // keepImages records, when a forced step imaged rows and then failed,

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"lifebelt/journal"
 )
@@ -48,6 +49,9 @@ func (u *undoer) rows(ctx context.Context, seq int64, skip map[int64]bool, marks
 			}
 			if skip[im.Table] {
 				continue
+			}
+			if u.done != nil && u.done.rowDone(u.tables[im.Table], im) {
+				continue // an earlier undo of this entry put it back
 			}
 			if u.blockedBy(im.Table) {
 				continue
@@ -132,6 +136,12 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 	if !ok {
 		return fmt.Errorf("image refers to table %d, which the journal does not describe", b.table)
 	}
+	if missing, err := u.missingColumns(ctx, t); err != nil {
+		return err
+	} else if missing != "" {
+		u.shapeConflict(t, missing)
+		return nil
+	}
 	ut, err := u.undoTable(b.table)
 	if err != nil {
 		return err
@@ -161,9 +171,6 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 		switch Op(im.Op) {
 		case OpDelete: // undo: put the row back
 			if f.Count > 0 && !wholeRow {
-				if RowsEqual(f.Row, im.Before) {
-					continue // back already (an earlier undo left it as a conflict; it was resolved)
-				}
 				if !u.opt.Force {
 					u.conflict(Conflict{Table: t.QualifiedName(), Key: keys[i], Reason: "a row with this key was inserted since", Current: f.Row})
 					continue
@@ -187,9 +194,6 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 				continue
 			}
 			if !RowsEqual(f.Row, im.After) {
-				if RowsEqual(f.Row, im.Before) {
-					continue // set back already
-				}
 				if !u.opt.Force {
 					u.conflict(Conflict{Table: t.QualifiedName(), Key: keys[i], Reason: "the row was changed since", Current: f.Row, Expected: im.After})
 					continue
@@ -313,3 +317,62 @@ func (u *undoer) markSync(t TableInfo) {
 
 // RowsEqual reports whether two rows hold identical values.
 func RowsEqual(a, b []Value) bool { return journal.RowsEqual(a, b) }
+
+// missingColumns says what of t, as the journal describes it, the table
+// lacks now ("" when nothing): the table itself, or columns. Read once
+// per table for each state of the schema the undo goes through.
+func (u *undoer) missingColumns(ctx context.Context, t TableInfo) (string, error) {
+	cl, ok := u.ap.(ColumnLister)
+	if !ok {
+		return "", nil
+	}
+	key := fmt.Sprintf("%d\x00%d\x00%s", u.ddlRuns, len(u.renames), u.ddlKey(t.Schema, t.Name))
+	now, ok := u.shapes[key]
+	if !ok {
+		cols, exists, err := cl.Columns(ctx, t.Schema, t.Name)
+		if err != nil {
+			return "", fmt.Errorf("reading the columns of %s: %w", t.QualifiedName(), err)
+		}
+		if exists {
+			now = map[string]bool{}
+			for _, c := range cols {
+				now[u.ddlKey("", c)] = true
+			}
+		}
+		if u.shapes == nil {
+			u.shapes = map[string]map[string]bool{}
+		}
+		u.shapes[key] = now
+	}
+	missing := ""
+	if now == nil {
+		missing = "the table is not there any more (dropped or renamed since)"
+	} else {
+		var gone []string
+		for _, c := range t.Columns {
+			if !now[u.ddlKey("", c.Name)] {
+				gone = append(gone, c.Name)
+			}
+		}
+		if len(gone) > 0 {
+			missing = "the table no longer has column(s) " + strings.Join(gone, ", ") + " (dropped or renamed since)"
+		}
+	}
+	return missing, nil
+}
+
+// shapeConflict reports, once per entry and table, that rows of t were
+// not put back because the table lacks what they hold.
+func (u *undoer) shapeConflict(t TableInfo, missing string) {
+	if u.blockedSaid == nil {
+		u.blockedSaid = map[int64]map[string]bool{}
+	}
+	if u.blockedSaid[u.entry_] == nil {
+		u.blockedSaid[u.entry_] = map[string]bool{}
+	}
+	if u.blockedSaid[u.entry_][t.QualifiedName()] {
+		return
+	}
+	u.blockedSaid[u.entry_][t.QualifiedName()] = true
+	u.conflict(Conflict{Table: t.QualifiedName(), Reason: missing + ", so these rows, recorded with it, were not put back; undo the later change first, or revert to a snapshot"})
+}

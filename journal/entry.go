@@ -2,6 +2,8 @@ package journal
 
 import (
 	"encoding/json"
+	"slices"
+	"strconv"
 	"time"
 )
 
@@ -103,8 +105,8 @@ func computeStates(es []Entry) {
 			outcome[r] = es[i].Status
 		}
 	}
-	undone := make(map[int64]bool)
-	partly := make(map[int64]bool)
+	undone := make(map[int64]bool)    // by a revert or restore
+	undos := make(map[int64][]*Entry) // entry → undo entries in place that refer to it
 	for i := len(es) - 1; i >= 0; i-- {
 		e := &es[i]
 		e.State = e.Status
@@ -123,32 +125,61 @@ func computeStates(es []Entry) {
 		switch {
 		case e.Detail["unguarded"] == true:
 			e.State = StateUnguarded
-		case undone[e.Seq] && partly[e.Seq]:
-			e.State = StatePartlyUndone
 		case undone[e.Seq]:
 			e.State = StateUndone
+		case len(undos[e.Seq]) > 0:
+			e.State = StatePartlyUndone
+			if fullyUndone(e.Seq, undos[e.Seq], es, idx) {
+				e.State = StateUndone
+			}
 		}
 		if e.Kind == KindUndo && InPlace(e.State) {
-			part := map[int64]bool{}
-			if ps, ok := e.Detail["partial"].([]any); ok {
-				for _, p := range ps {
-					if n, ok := p.(json.Number); ok {
-						if v, err := n.Int64(); err == nil {
-							part[v] = true
-						}
-					}
-				}
-			}
 			for _, r := range e.Refs {
 				if j, ok := idx[r]; ok && j < i {
-					// Undone by the latest undo of it (decided first):
-					// partly, when that one left rows.
-					if !undone[r] {
-						partly[r] = part[r]
-					}
-					undone[r] = true
+					undos[r] = append(undos[r], e)
 				}
 			}
 		}
 	}
+}
+
+// fullyUndone reports whether one of the undo entries (later than seq,
+// their states decided, each at least partly in place) undid all of
+// entry seq: it is wholly in place (committed), did not leave any of
+// seq's rows (its Detail "partial" does not list seq), and, when it only
+// finished what earlier undos of seq began (Detail "retry": {"seq":
+// [undo, ...]}), those are wholly in place too.
+func fullyUndone(seq int64, us []*Entry, es []Entry, idx map[int64]int) bool {
+	key := strconv.FormatInt(seq, 10)
+	for _, u := range us {
+		if u.State != StatusCommitted || slices.Contains(detailSeqs(u.Detail["partial"]), seq) {
+			continue
+		}
+		ok := true
+		if m, isMap := u.Detail["retry"].(map[string]any); isMap {
+			for _, p := range detailSeqs(m[key]) {
+				if j, found := idx[p]; !found || es[j].State != StatusCommitted {
+					ok = false
+				}
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// detailSeqs reads a Detail member holding a list of entry numbers.
+func detailSeqs(v any) []int64 {
+	list, _ := v.([]any)
+	var out []int64
+	for _, p := range list {
+		if n, ok := p.(json.Number); ok {
+			if v, err := n.Int64(); err == nil {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }

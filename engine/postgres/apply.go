@@ -622,3 +622,18 @@ func rowKeyCTE(t engine.TableInfo, nv int) string {
 		"(SELECT t.tableoid AS rel, t.ctid AS tid, " + rowKeyArray(t, "t", "") + " AS kk FROM " + quoteQualified(t.Schema, t.Name) + " AS t) x " +
 		"WHERE x.kk IN (SELECT u.kk FROM u)) "
 }
+
+var _ engine.ColumnLister = (*pgTx)(nil)
+
+// Columns lists the table's live columns.
+func (x *pgTx) Columns(ctx context.Context, schema, name string) (cols []string, exists bool, err error) {
+	oid, _, _, _, ok, err := resolveRelation(ctx, x.tx, engine.Name{Schema: schema, Name: name})
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	cols, err = columnNames(ctx, x.tx, oid)
+	if err != nil {
+		return nil, false, err
+	}
+	return cols, true, nil
+}

@@ -587,3 +587,21 @@ func (t *tx) SyncSequences(ctx context.Context, ti engine.TableInfo) error {
 	}
 	return nil
 }
+
+var _ engine.ColumnLister = (*tx)(nil)
+
+// Columns lists the table's columns in the main schema, hidden ones
+// (generated) included.
+func (t *tx) Columns(ctx context.Context, schema, name string) (cols []string, exists bool, err error) {
+	if err := t.usable(); err != nil {
+		return nil, false, err
+	}
+	err = t.c.cc.query(ctx, `SELECT name FROM pragma_table_xinfo(?, 'main')`, []engine.Value{textValue(name)}, func(r []engine.Value) error {
+		cols = append(cols, r[0].S)
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: reading the columns of %s: %w", name, err)
+	}
+	return cols, len(cols) > 0, nil
+}
