@@ -596,4 +596,9 @@ func TestDryRunOfReadOnlyJournal(t *testing.T) {
 	if got := dump(t, db); !strings.HasPrefix(got, "1:bolt:0;") {
 		t.Errorf("the dry run changed the database: %s", got)
 	}
+	// Continuing the session in it is refused up front, in one sentence.
+	r = run(t, "exec", "--target", "sqlite:"+db, "--journal", j, "-c", "UPDATE items SET qty = 5 WHERE id = 2")
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "cannot be written") || strings.Contains(r.stderr, "statement 1") {
+		t.Errorf("exec into a read-only journal: %d %s", r.code, r.stderr)
+	}
 }

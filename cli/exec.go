@@ -54,6 +54,11 @@ func runExec(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	if *jpath != "" {
+		if _, err := os.Stat(*jpath); err == nil && !writable(*jpath) {
+			return fmt.Errorf("journal %s cannot be written (read-only), and a session must write every change to it first; name another --journal or none", *jpath)
+		}
+	}
 	s, err := openSession(ctx, e, t, engine.Options{JournalPath: *jpath, Reason: *reason})
 	if err != nil {
 		return err
