@@ -384,7 +384,14 @@ func refusalText(e *engine.ReferenceError) string {
 
 func undoText(r *engine.UndoReport) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Undid entries %v: %d row(s) written (journal entry %d).\n", r.Entries, r.Rows, r.Seq)
+	if len(r.Entries) == 0 && r.Complete() {
+		b.WriteString("Nothing to undo: no committed entry with changes Lifebelt can undo.\n")
+	} else {
+		fmt.Fprintf(&b, "Undid entries %v: %d row(s) written (journal entry %d).\n", r.Entries, r.Rows, r.Seq)
+	}
+	if len(r.Partial) > 0 {
+		fmt.Fprintf(&b, "Partly undone: entries %v. The conflicts below stay in place; undo again once they are resolved.\n", r.Partial)
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}

@@ -201,3 +201,16 @@ func TestObjectText(t *testing.T) {
 		t.Errorf("objectText without a revert:\n%s", got)
 	}
 }
+
+// The undo report says when nothing was left to undo, and which entries
+// were undone only in part.
+func TestUndoText(t *testing.T) {
+	if got := undoText(&engine.UndoReport{}); !strings.Contains(got, "Nothing to undo") {
+		t.Errorf("empty report: %q", got)
+	}
+	got := undoText(&engine.UndoReport{Entries: []int64{3}, Partial: []int64{3}, Rows: 1, Seq: 9,
+		Conflicts: []engine.Conflict{{Entry: 3, Table: "t", Reason: "the row was changed since"}}})
+	if !strings.Contains(got, "Partly undone: entries [3]") || !strings.Contains(got, "conflict:") || strings.Contains(got, "Nothing") {
+		t.Errorf("partial report: %q", got)
+	}
+}
