@@ -520,3 +520,19 @@ func ExecAll(t testing.TB, db *sql.DB, qs ...string) {
 		}
 	}
 }
+
+// State is the computed state of journal entry seq of the session
+// ("missing" when there is none).
+func State(t testing.TB, s *engine.Session, seq int64) string {
+	t.Helper()
+	es, err := s.Journal().Entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Seq == seq {
+			return e.State
+		}
+	}
+	return "missing"
+}

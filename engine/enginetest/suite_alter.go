@@ -268,14 +268,7 @@ func testUndoPartlyThenAgain(t *testing.T, h Harness, nm names) {
 	rows0 := e.dump(tb)
 	seqs := CommitAll(t, e.s, tb.sql("UPDATE {t} SET {v} = 'x'"), tb.sql("DELETE FROM {t} WHERE {id} = 3"))
 	e.exec(tb.sql("UPDATE {t} SET {v} = 'theirs' WHERE {id} = 2"))
-	state := func(seq int64) string {
-		for _, en := range e.entries() {
-			if en.Seq == seq {
-				return en.State
-			}
-		}
-		return "missing"
-	}
+	state := func(seq int64) string { return State(t, e.s, seq) }
 	rep := e.undo(engine.UndoOptions{})
 	if len(rep.Conflicts) != 1 || len(rep.Partial) != 1 || rep.Partial[0] != seqs[0] || len(rep.Entries) != 2 {
 		t.Fatalf("first undo: entries %v, partial %v, conflicts %+v", rep.Entries, rep.Partial, rep.Conflicts)

@@ -12,20 +12,6 @@ import (
 	"lifebelt/engine/enginetest"
 )
 
-func r7State(t *testing.T, s *engine.Session, seq int64) string {
-	t.Helper()
-	es, err := s.Journal().Entries()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range es {
-		if e.Seq == seq {
-			return e.State
-		}
-	}
-	return "missing"
-}
-
 // DROP TABLE a, b where someone re-created b: the undo re-creates a and
 // leaves b as a conflict, so the entry is "partly undone". Once b is
 // dropped again (the conflict resolved), undoing the entry again meets a,
@@ -44,7 +30,7 @@ func TestReview7PartialRetryOfDropOfTwoTables(t *testing.T) {
 	enginetest.ExecAll(t, db, `DROP TABLE b`) // resolved
 	rep = undoAll(t, s, engine.UndoOptions{})
 	if !rep.Complete() {
-		t.Fatalf("undo of the partly undone DROP once b is gone again: conflicts %v (state %q)", rep.Conflicts, r7State(t, s, seqs[0]))
+		t.Fatalf("undo of the partly undone DROP once b is gone again: conflicts %v (state %q)", rep.Conflicts, enginetest.State(t, s, seqs[0]))
 	}
 	if got := enginetest.Joined(t, db, `SELECT v FROM a UNION ALL SELECT v FROM b`); got != "a,b" {
 		t.Fatalf("rows %q", got)

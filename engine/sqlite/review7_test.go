@@ -13,20 +13,6 @@ import (
 	"lifebelt/journal"
 )
 
-func r7State(t *testing.T, s *engine.Session, seq int64) string {
-	t.Helper()
-	es, err := s.Journal().Entries()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range es {
-		if e.Seq == seq {
-			return e.State
-		}
-	}
-	return "missing"
-}
-
 func r7Undo(t *testing.T, s *engine.Session, opt engine.UndoOptions) *engine.UndoReport {
 	t.Helper()
 	rep, err := s.Undo(context.Background(), opt)
@@ -48,7 +34,7 @@ func TestReview7LaterEntryBackAtBeforeImageNotAConflict(t *testing.T) {
 	r7Undo(t, s, engine.UndoOptions{Entries: seqs[:1]})
 	r7Undo(t, s, engine.UndoOptions{Entries: seqs[1:]})
 	got := enginetest.Joined(t, db, `SELECT v FROM t WHERE id = 1`)
-	if r7State(t, s, seqs[0]) == journal.StateUndone && r7State(t, s, seqs[1]) == journal.StateUndone && got != "a" {
+	if enginetest.State(t, s, seqs[0]) == journal.StateUndone && enginetest.State(t, s, seqs[1]) == journal.StateUndone && got != "a" {
 		t.Fatalf("both entries are %q in the journal, but row 1 holds %q (the first entry's value), want %q", journal.StateUndone, got, "a")
 	}
 }
@@ -62,7 +48,7 @@ func TestReview7LaterInsertOfDeletedRowNotAConflict(t *testing.T) {
 	r7Undo(t, s, engine.UndoOptions{Entries: seqs[:1]})
 	r7Undo(t, s, engine.UndoOptions{Entries: seqs[1:]})
 	got := enginetest.Joined(t, db, `SELECT count(*) FROM t WHERE id = 1`)
-	if r7State(t, s, seqs[0]) == journal.StateUndone && r7State(t, s, seqs[1]) == journal.StateUndone && got != "1" {
+	if enginetest.State(t, s, seqs[0]) == journal.StateUndone && enginetest.State(t, s, seqs[1]) == journal.StateUndone && got != "1" {
 		t.Fatalf("both entries are undone in the journal, but row 1 is gone (count %s), as before neither", got)
 	}
 }
@@ -87,7 +73,7 @@ func TestReview7PartialRetryKeyChanged(t *testing.T) {
 	if got := enginetest.Joined(t, db, `SELECT k || v FROM t ORDER BY k`); got != "1a,2b" {
 		t.Fatalf("rows %q, want 1a,2b", got)
 	}
-	if st := r7State(t, s, seqs[0]); st != journal.StateUndone {
+	if st := enginetest.State(t, s, seqs[0]); st != journal.StateUndone {
 		t.Fatalf("state %q", st)
 	}
 }
@@ -157,7 +143,7 @@ func TestReview7UndoOfFirstPartialUndoAfterCompletion(t *testing.T) {
 	if got := enginetest.Joined(t, db, `SELECT id || v FROM t ORDER BY id`); got != "1x,2b" {
 		t.Fatalf("rows %q", got)
 	}
-	if st := r7State(t, s, seqs[0]); !journal.InPlace(st) {
+	if st := enginetest.State(t, s, seqs[0]); !journal.InPlace(st) {
 		t.Fatalf("row 1 holds the entry's value again, but entry %d is %q", seqs[0], st)
 	}
 }
@@ -181,7 +167,7 @@ func TestReview7PartlyUndoneUndoEntryMarksItsEntryUndone(t *testing.T) {
 	if got := enginetest.Joined(t, db, `SELECT id || v FROM t ORDER BY id`); got != "1x,2theirs" {
 		t.Fatalf("rows after the undo of the undo %q", got)
 	}
-	st := r7State(t, s, seqs[0])
+	st := enginetest.State(t, s, seqs[0])
 	r7Undo(t, s, engine.UndoOptions{}) // the whole session
 	if got := enginetest.Joined(t, db, `SELECT v FROM t WHERE id = 1`); got != "a" {
 		t.Fatalf("entry %d is %q while its change to row 1 is back in place; undoing the session left row 1 = %q, want a", seqs[0], st, got)
@@ -229,7 +215,7 @@ func TestReview7LaterDropAndRecreateNotBlocked(t *testing.T) {
 	}
 	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "no longer has column(s) a") {
 		t.Fatalf("undo of the UPDATE of a table dropped since: entries %v undone, %d rows, conflicts %v, state %q, rows now %q (the image's column a is read as the string 'a', which equals the before-image, so the row counts as back already)",
-			rep.Entries, rep.Rows, rep.Conflicts, r7State(t, s, seqs[0]), enginetest.Joined(t, db, `SELECT id || z FROM t`))
+			rep.Entries, rep.Rows, rep.Conflicts, enginetest.State(t, s, seqs[0]), enginetest.Joined(t, db, `SELECT id || z FROM t`))
 	}
 }
 
@@ -253,9 +239,9 @@ func TestReview7UndoOfForcedUndoLeavesAlterMarkedUndone(t *testing.T) {
 	if got := enginetest.Joined(t, db, `SELECT group_concat(name) FROM pragma_table_info('t')`); got != "id,v,c" {
 		t.Fatalf("columns after undoing the forced undo: %q", got)
 	}
-	if st := r7State(t, s, seqs[0]); !journal.InPlace(st) {
+	if st := enginetest.State(t, s, seqs[0]); !journal.InPlace(st) {
 		_, err := s.Undo(context.Background(), engine.UndoOptions{Entries: seqs, DryRun: true})
-		t.Fatalf("column c is back, but the ADD COLUMN entry %d is %q (forced undo %d is %q); undoing it: %v", seqs[0], st, u1.Seq, r7State(t, s, u1.Seq), err)
+		t.Fatalf("column c is back, but the ADD COLUMN entry %d is %q (forced undo %d is %q); undoing it: %v", seqs[0], st, u1.Seq, enginetest.State(t, s, u1.Seq), err)
 	}
 }
 
