@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"lifebelt/journal"
 )
@@ -107,16 +108,29 @@ func exportJSON(out io.Writer, j *journal.Journal) error {
 // journal, a target database): a slip of the keyboard must not destroy
 // the way back.
 func createOutput(out string) (w io.Writer, done func(error) error, err error) {
-	if real, err := filepath.EvalSymlinks(out); err == nil {
+	inPlace := strings.HasPrefix(out, "/dev/") || strings.HasPrefix(out, "/proc/") // /dev/stdout, /dev/fd/N
+	if fi, err := os.Lstat(out); err == nil && fi.Mode()&os.ModeSymlink != 0 && !inPlace {
+		real, err := filepath.EvalSymlinks(out)
+		if err != nil {
+			// A link to a file not made yet: made, as a shell's > would.
+			to, rerr := os.Readlink(out)
+			if rerr != nil {
+				return nil, nil, fmt.Errorf("reading link %s: %v", out, rerr)
+			}
+			if !filepath.IsAbs(to) {
+				to = filepath.Join(filepath.Dir(out), to)
+			}
+			real = to
+		}
 		out = real // a link is followed: its file is written, the link stays
 	}
-	if fi, err := os.Stat(out); err == nil && !fi.Mode().IsRegular() {
+	if fi, err := os.Stat(out); err == nil && (inPlace || !fi.Mode().IsRegular()) {
 		if fi.IsDir() {
 			return nil, nil, fmt.Errorf("%s is a directory; name a file", out)
 		}
 		// A pipe or a device (>(sqlite3 db), /dev/stdout): written as it
 		// is, never replaced.
-		f, err := os.OpenFile(out, os.O_WRONLY, 0)
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening %s: %v", out, err)
 		}

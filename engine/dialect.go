@@ -151,7 +151,8 @@ type Applier interface {
 // they hold (a later change dropped or renamed them, or dropped the
 // table), rather than address what is not there.
 type ColumnLister interface {
-	Columns(ctx context.Context, schema, name string) (cols []string, exists bool, err error)
+	// Columns lists them with their types as a TableInfo spells them.
+	Columns(ctx context.Context, schema, name string) (cols []Column, exists bool, err error)
 }
 
 // UndoBeginner is an optional Conn capability: BeginUndo starts the

@@ -37,7 +37,7 @@ type undoer struct {
 	// cannot go back.
 	blocked     map[string]int64
 	blockedSaid map[int64]map[string]bool
-	shapes      map[string]map[string]bool // current columns (nil: no table), by schema state and table
+	shapes      map[string]map[string]string // current columns and types (nil: no table), by schema state and table
 	// done: what earlier undos of the entry being undone (partly undone)
 	// did; retry: for each such entry, those undos; doneTables: the
 	// entry's tables that came back whole with an object they re-created.
@@ -73,8 +73,11 @@ func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
 		for _, o := range objs {
 			if !u.done.objectDone(o) {
 				left = append(left, o)
-			} else if o.Table != 0 && o.Action == ActionDrop {
-				u.doneTables[o.Table] = true // its rows came back with it
+			} else if o.Table != 0 {
+				// Rows imaged under it (a dropped table's, which came
+				// back with it; values an ALTER or a forced step kept
+				// for people) are never rows to undo one by one.
+				u.doneTables[o.Table] = true
 			}
 		}
 		objs = left
@@ -156,6 +159,10 @@ func defAt(o ObjectImage) *int64 {
 // definition are put back).
 func (u *undoer) timeline(ctx context.Context, e journal.Entry, objs []ObjectImage) error {
 	restored := map[int64]bool{}
+	for t := range u.doneTables {
+		restored[t] = true
+	}
+	clear(u.doneTables)
 	marks := make([]rowMark, 0, len(objs))
 	for i := len(objs) - 1; i >= 0; i-- {
 		o := objs[i]
@@ -267,6 +274,7 @@ func (u *undoer) replace(ctx context.Context, o ObjectImage) error {
 //     added column, is rolled back and reported as a conflict).
 func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) error {
 	seq := e.Seq
+	what := changeName(e)
 	var r *Revert
 	if o.After != nil {
 		r = o.After.Revert
@@ -291,7 +299,7 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 		u.keep(seq, o)
 		return nil
 	case !rv.SameDefinition(cur, o.After):
-		u.conflict(Conflict{Table: name, Reason: "the table's definition changed since the ALTER (a later change by someone else, or an entry not undone); the ALTER was not undone"})
+		u.conflict(Conflict{Table: name, Reason: "the table's definition changed since the " + what + " (a later change by someone else, or an entry not undone); the " + what + " was not undone"})
 		u.keep(seq, o)
 		return nil
 	}
@@ -300,7 +308,7 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 	} else if later, err := u.laterUse(seq, r.Schema, r.Name); err != nil {
 		return err
 	} else if later != 0 {
-		u.conflict(Conflict{Table: name, Reason: fmt.Sprintf("entry %d, later in the session, changed this table after the ALTER and is not undone; undo it first; the ALTER was not undone", later)})
+		u.conflict(Conflict{Table: name, Reason: fmt.Sprintf("entry %d, later in the session, changed this table after the %s and is not undone; undo it first; the %s was not undone", later, what, what)})
 		u.keep(seq, o)
 		return nil
 	}
@@ -309,7 +317,7 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 		n, err := rv.Count(ctx, c.Query)
 		var cf *CheckFailed
 		if errors.As(err, &cf) {
-			u.conflict(Conflict{Table: name, Reason: fmt.Sprintf("checking the table before undoing its ALTER failed (%v); the ALTER was not undone", cf.Err)})
+			u.conflict(Conflict{Table: name, Reason: fmt.Sprintf(strings.Replace(c.Reason, "%d", "%s", 1), "some") + fmt.Sprintf(" (the check failed: %v); the %s was not undone", cf.Err, what)})
 			u.keep(seq, o)
 			return nil
 		}
@@ -320,7 +328,7 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 			continue
 		}
 		if !u.opt.Force {
-			u.conflict(Conflict{Table: name, Reason: fmt.Sprintf(c.Reason, n) + "; the ALTER was not undone"})
+			u.conflict(Conflict{Table: name, Reason: fmt.Sprintf(c.Reason, n) + "; the " + what + " was not undone"})
 			u.keep(seq, o)
 			return nil
 		}
@@ -675,4 +683,13 @@ func (u *undoer) undoTable(orig int64) (int64, error) {
 	}
 	u.mapped[orig] = id
 	return id, nil
+}
+
+// changeName names an entry's change in messages: its verb (ALTER, GRANT,
+// COMMENT, ...), or "change" for an undo entry.
+func changeName(e journal.Entry) string {
+	if f := strings.Fields(e.SQL); e.Kind == journal.KindStatement && len(f) > 0 {
+		return strings.ToUpper(f[0])
+	}
+	return "change"
 }

@@ -91,8 +91,8 @@ func containsSeq(list []int64, seq int64) bool {
 func (d *doneSet) rowDone(t TableInfo, im journal.Image) bool {
 	var keys []string
 	switch Op(im.Op) {
-	case OpUpdate:
-		keys = []string{doneKey(byte(OpUpdate), t, im.Before)}
+	case OpUpdate: // set back, or, forced where the row was gone, put back
+		keys = []string{doneKey(byte(OpUpdate), t, im.Before), doneKey(byte(OpInsert), t, im.Before)}
 	case OpDelete:
 		keys = []string{doneKey(byte(OpInsert), t, im.Before), doneKey(byte(OpUpdate), t, im.Before)}
 	case OpInsert:

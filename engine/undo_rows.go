@@ -185,7 +185,11 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 		case OpUpdate: // undo: set the row back
 			if f.Count == 0 {
 				if !u.opt.Force {
-					u.conflict(Conflict{Table: t.QualifiedName(), Key: keys[i], Reason: "the row was deleted since", Expected: im.After})
+					reason := "the row was deleted since"
+					if wholeRow {
+						reason = "no row holds these values any more (changed or deleted since)"
+					}
+					u.conflict(Conflict{Table: t.QualifiedName(), Key: keys[i], Reason: reason, Expected: im.After})
 					continue
 				}
 				u.rep.Forced++
@@ -334,29 +338,38 @@ func (u *undoer) missingColumns(ctx context.Context, t TableInfo) (string, error
 			return "", fmt.Errorf("reading the columns of %s: %w", t.QualifiedName(), err)
 		}
 		if exists {
-			now = map[string]bool{}
+			now = map[string]string{}
 			for _, c := range cols {
-				now[u.ddlKey("", c)] = true
+				now[u.ddlKey("", c.Name)] = c.Type
 			}
 		}
 		if u.shapes == nil {
-			u.shapes = map[string]map[string]bool{}
+			u.shapes = map[string]map[string]string{}
 		}
 		u.shapes[key] = now
 	}
-	missing := ""
 	if now == nil {
-		missing = "the table is not there any more (dropped or renamed since)"
-	} else {
-		var gone []string
-		for _, c := range t.Columns {
-			if !now[u.ddlKey("", c.Name)] {
-				gone = append(gone, c.Name)
-			}
+		return "the table is not there any more (dropped or renamed since)", nil
+	}
+	var gone, retyped []string
+	for _, c := range t.Columns {
+		typ, there := now[u.ddlKey("", c.Name)]
+		switch {
+		case !there:
+			gone = append(gone, c.Name)
+		case u.opt.Force && typ != c.Type && u.s.id.Dialect != "sqlite":
+			// Forced, these rows are written whatever the table holds
+			// now: values of another type may not go in (SQLite's
+			// declared types do not refuse values).
+			retyped = append(retyped, c.Name+" (now "+typ+", "+c.Type+" in these rows)")
 		}
-		if len(gone) > 0 {
-			missing = "the table no longer has column(s) " + strings.Join(gone, ", ") + " (dropped or renamed since)"
-		}
+	}
+	missing := ""
+	switch {
+	case len(gone) > 0:
+		missing = "the table no longer has column(s) " + strings.Join(gone, ", ") + " (dropped or renamed since)"
+	case len(retyped) > 0:
+		missing = "the type of column(s) " + strings.Join(retyped, ", ") + " changed since, so forcing them back could fail or convert them"
 	}
 	return missing, nil
 }

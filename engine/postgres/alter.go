@@ -318,7 +318,7 @@ func (x *pgTx) TryDDL(ctx context.Context, stmts []string, verify func(context.C
 	if _, err := x.tx.Exec(ctx, "RELEASE SAVEPOINT lifebelt_revert"); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return nil, nil
+	return nil, x.afterDDL(ctx)
 }
 
 // ImageTable images every row of the table (its partitions and children

@@ -405,3 +405,41 @@ func TestUndoGrant(t *testing.T) {
 		t.Fatalf("undo after someone's grant: conflicts %v", rep.Conflicts)
 	}
 }
+
+// Rows changed before and after a column type change, undone in one run:
+// the undo reads the rows again after changing the type back (a statement
+// prepared before failed: "cached plan must not change result type").
+func TestUndoAroundTypeChange(t *testing.T) {
+	s, db := sessionOn(t, `CREATE TABLE t (id int PRIMARY KEY, a int, b text)`,
+		`INSERT INTO t SELECT g, g, 'x' FROM generate_series(1, 5) g`)
+	rows := enginetest.Joined(t, db, `SELECT string_agg(ROW(t.*)::text, ',' ORDER BY id) FROM t`)
+	enginetest.CommitAll(t, s, `UPDATE t SET b = 'y' WHERE id = 1`, `ALTER TABLE t ALTER COLUMN a TYPE bigint`, `UPDATE t SET b = 'z' WHERE id = 2`)
+	for _, dry := range []bool{true, false} {
+		rep := undoAll(t, s, engine.UndoOptions{DryRun: dry})
+		if !rep.Complete() {
+			t.Fatalf("undo (dry run %v): conflicts %v, skipped %v", dry, rep.Conflicts, rep.Skipped)
+		}
+	}
+	if got := enginetest.Joined(t, db, `SELECT string_agg(ROW(t.*)::text, ',' ORDER BY id) FROM t`); got != rows {
+		t.Errorf("rows after undo: %s, want %s", got, rows)
+	}
+	if got := enginetest.Joined(t, db, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'a'`); got != "integer" {
+		t.Errorf("a is %s", got)
+	}
+}
+
+// OWNER TO a role that held grant options: undo gives the old owner its
+// own privileges as they were, not the merged grant options.
+func TestUndoOwnerToGrantOptionHolder(t *testing.T) {
+	s, db := sessionOn(t, `CREATE ROLE lb_own_go`, `CREATE TABLE o (id int PRIMARY KEY)`, `GRANT ALL ON o TO lb_own_go WITH GRANT OPTION`)
+	t.Cleanup(func() { db.Exec(`DROP OWNED BY lb_own_go CASCADE`); db.Exec(`DROP ROLE lb_own_go`) })
+	before := enginetest.Joined(t, db, aclOf, "o") + " " + enginetest.Joined(t, db, `SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'o'::regclass`)
+	enginetest.CommitAll(t, s, `ALTER TABLE o OWNER TO lb_own_go`)
+	rep := undoAll(t, s, engine.UndoOptions{})
+	if !rep.Complete() {
+		t.Fatalf("undo: conflicts %v, skipped %v", rep.Conflicts, rep.Skipped)
+	}
+	if got := enginetest.Joined(t, db, aclOf, "o") + " " + enginetest.Joined(t, db, `SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'o'::regclass`); got != before {
+		t.Fatalf("privileges and owner after undo: %s, want %s", got, before)
+	}
+}

@@ -438,6 +438,21 @@ func (x *pgTx) ExecDDL(ctx context.Context, stmts []string) error {
 			return fmt.Errorf("postgres: running %q: %w", abbreviate(s), err)
 		}
 	}
+	return x.afterDDL(ctx)
+}
+
+// afterDDL forgets the prepared statements of the connection: a statement
+// prepared before DDL changed a column's type fails when run again
+// ("cached plan must not change result type"), and would fail the undo.
+func (x *pgTx) afterDDL(ctx context.Context) error {
+	if x.c == nil || x.c.pg == nil {
+		return nil
+	}
+	if err := x.c.pg.DeallocateAll(ctx); err != nil {
+		return fmt.Errorf("postgres: forgetting prepared statements after DDL: %w", err)
+	}
+	x.c.forgetCounters()
+	x.ddlRan = true
 	return nil
 }
 
@@ -625,15 +640,15 @@ func rowKeyCTE(t engine.TableInfo, nv int) string {
 
 var _ engine.ColumnLister = (*pgTx)(nil)
 
-// Columns lists the table's live columns.
-func (x *pgTx) Columns(ctx context.Context, schema, name string) (cols []string, exists bool, err error) {
+// Columns lists the table's live columns, typed as loadTable types them.
+func (x *pgTx) Columns(ctx context.Context, schema, name string) (cols []engine.Column, exists bool, err error) {
 	oid, _, _, _, ok, err := resolveRelation(ctx, x.tx, engine.Name{Schema: schema, Name: name})
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	cols, err = columnNames(ctx, x.tx, oid)
+	t, err := loadTable(ctx, x.tx, oid)
 	if err != nil {
 		return nil, false, err
 	}
-	return cols, true, nil
+	return t.Columns, true, nil
 }

@@ -43,8 +43,10 @@ func (e *execution) grant(ctx context.Context, names []engine.Name) (engine.Resu
 		schema, name string
 		before       *engine.Definition
 		roles        []string
+		acl          aclState
 	}
 	var tables []*table
+	seen := map[uint32]bool{}
 	for _, n := range names {
 		oid, schema, name, relkind, ok, err := resolveRelation(ctx, e.x.tx, n)
 		if err != nil {
@@ -53,6 +55,10 @@ func (e *execution) grant(ctx context.Context, names []engine.Name) (engine.Resu
 		if !ok {
 			return e.collect(ctx, e.st.Text) // it fails: no such table
 		}
+		if seen[oid] {
+			continue // named twice (t, public.t)
+		}
+		seen[oid] = true
 		if relkind != 'r' && relkind != 'p' {
 			return e.unguarded(ctx, fmt.Sprintf("privilege changes on %s, which is not a table (relkind %c), are not imaged", quoteQualified(schema, name), relkind))
 		}
@@ -64,7 +70,11 @@ func (e *execution) grant(ctx context.Context, names []engine.Name) (engine.Resu
 		if err != nil {
 			return engine.Result{}, err
 		}
-		tables = append(tables, &table{oid: oid, schema: schema, name: name, before: before, roles: roles})
+		acl, err := readACLState(ctx, e.x.tx, oid)
+		if err != nil {
+			return engine.Result{}, err
+		}
+		tables = append(tables, &table{oid: oid, schema: schema, name: name, before: before, roles: roles, acl: acl})
 	}
 	res, err := e.ddlRun(ctx)
 	if err != nil {
@@ -83,10 +93,18 @@ func (e *execution) grant(ctx context.Context, names []engine.Name) (engine.Resu
 		if err != nil {
 			return engine.Result{}, err
 		}
+		acl, err := readACLState(ctx, e.x.tx, t.oid)
+		if err != nil {
+			return engine.Result{}, err
+		}
 		roles := union(t.roles, now)
 		rel := quoteQualified(t.schema, t.name)
-		after.Revert = &engine.Revert{Schema: t.schema, Name: t.name, Statements: regrant(rel, roles, cols, t.before), Exact: true, KeepsRows: true}
-		t.before.Revert = &engine.Revert{Schema: t.schema, Name: t.name, Statements: regrant(rel, roles, cols, after), Exact: true, KeepsRows: true}
+		if !t.acl.othersGranted && !acl.othersGranted {
+			// Privileges granted by roles other than the owner would come
+			// back granted by the undoing role: left to people.
+			after.Revert = &engine.Revert{Schema: t.schema, Name: t.name, Statements: regrant(rel, roles, cols, t.before, acl, t.acl), Exact: true, KeepsRows: true}
+			t.before.Revert = &engine.Revert{Schema: t.schema, Name: t.name, Statements: regrant(rel, roles, cols, after, t.acl, acl), Exact: true, KeepsRows: true}
+		}
 		img := engine.ObjectImage{Kind: "TABLE", Schema: t.schema, Name: t.name, Action: engine.ActionAlter, Before: t.before, After: after}
 		if err := e.sink.Object(img); err != nil {
 			return engine.Result{}, fmt.Errorf("postgres: journaling the definition of table %s: %w", rel, err)
@@ -96,9 +114,16 @@ func (e *execution) grant(ctx context.Context, names []engine.Name) (engine.Resu
 }
 
 // regrant revokes every privilege of roles on the table and its columns,
-// then grants what definition d lists.
-func regrant(rel string, roles, cols []string, d *engine.Definition) []string {
+// then grants what definition d lists, and gives the owner back the
+// privileges it had (its own are not in the definition), from now to to.
+func regrant(rel string, roles, cols []string, d *engine.Definition, now, to aclState) []string {
 	var out []string
+	if now.owner != to.owner {
+		out = append(out, "REVOKE ALL ON TABLE "+rel+" FROM "+quoteIdent(to.ownerName))
+		if to.owner != "" {
+			out = append(out, "GRANT "+to.owner+" ON TABLE "+rel+" TO "+quoteIdent(to.ownerName))
+		}
+	}
 	quoted := make([]string, len(cols))
 	for i, c := range cols {
 		quoted[i] = quoteIdent(c)
@@ -139,4 +164,26 @@ func aclRoles(ctx context.Context, q querier, oid uint32) ([]string, error) {
 				CROSS JOIN LATERAL pg_catalog.aclexplode(t.attacl) a WHERE t.attrelid = $1 AND t.attnum > 0 AND NOT t.attisdropped
 		) x LEFT JOIN pg_catalog.pg_roles r ON r.oid = x.role
 		WHERE x.role <> x.relowner ORDER BY 1`, oid)
+}
+
+// aclState is what a table's definition does not show of its privileges:
+// the owner's own (a comma list, "" for none), and whether a role other
+// than the owner granted any (a grant option passed on).
+type aclState struct {
+	owner, ownerName string
+	othersGranted    bool
+}
+
+func readACLState(ctx context.Context, q querier, oid uint32) (st aclState, err error) {
+	err = q.QueryRow(ctx, `SELECT pg_catalog.pg_get_userbyid(c.relowner)::text,
+			coalesce((SELECT pg_catalog.string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
+				FROM pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) a WHERE a.grantee = c.relowner), ''),
+			EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a WHERE a.grantor <> c.relowner)
+			OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t CROSS JOIN LATERAL pg_catalog.aclexplode(t.attacl) a
+				WHERE t.attrelid = c.oid AND t.attnum > 0 AND a.grantor <> c.relowner)
+		FROM pg_catalog.pg_class c WHERE c.oid = $1`, oid).Scan(&st.ownerName, &st.owner, &st.othersGranted)
+	if err != nil {
+		return st, fmt.Errorf("postgres: reading the privileges of table %d: %w", oid, err)
+	}
+	return st, nil
 }

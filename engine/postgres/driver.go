@@ -273,6 +273,9 @@ type pgTx struct {
 	warned map[string]bool  // warnings given once per batch
 	trace  func(sql string) // tests: sees every statement capture sends
 	txid   string           // once known (TxID)
+	// ddlRan: undo ran DDL (afterDDL); statements prepared since are
+	// stale once the transaction rolls back.
+	ddlRan bool
 	// deferredKeys caches, per quoted table, whether it has a unique index
 	// checked later than its insert (see TryInsert).
 	deferredKeys map[string]bool
@@ -327,6 +330,12 @@ func (x *pgTx) Rollback(ctx context.Context) error {
 	x.done()
 	if err := x.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
 		return x.c.wrap("rolling back", err)
+	}
+	if x.ddlRan && !x.c.pg.IsClosed() {
+		x.c.forgetCounters()
+		if err := x.c.pg.DeallocateAll(context.WithoutCancel(ctx)); err != nil {
+			return x.c.wrap("forgetting prepared statements after rolling back DDL", err)
+		}
 	}
 	return nil
 }

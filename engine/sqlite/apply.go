@@ -592,12 +592,12 @@ var _ engine.ColumnLister = (*tx)(nil)
 
 // Columns lists the table's columns in the main schema, hidden ones
 // (generated) included.
-func (t *tx) Columns(ctx context.Context, schema, name string) (cols []string, exists bool, err error) {
+func (t *tx) Columns(ctx context.Context, schema, name string) (cols []engine.Column, exists bool, err error) {
 	if err := t.usable(); err != nil {
 		return nil, false, err
 	}
-	err = t.c.cc.query(ctx, `SELECT name FROM pragma_table_xinfo(?, 'main')`, []engine.Value{textValue(name)}, func(r []engine.Value) error {
-		cols = append(cols, r[0].S)
+	err = t.c.cc.query(ctx, `SELECT name, type FROM pragma_table_xinfo(?, 'main')`, []engine.Value{textValue(name)}, func(r []engine.Value) error {
+		cols = append(cols, engine.Column{Name: r[0].S, Type: r[1].S})
 		return nil
 	})
 	if err != nil {
