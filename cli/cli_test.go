@@ -602,3 +602,18 @@ func TestDryRunOfReadOnlyJournal(t *testing.T) {
 		t.Errorf("exec into a read-only journal: %d %s", r.code, r.stderr)
 	}
 }
+
+// journal show marks the rows an ALTER imaged (dropped column values) as
+// kept for reference, not as deleted rows undo would put back.
+func TestShowKeptRows(t *testing.T) {
+	db := newDB(t)
+	r := run(t, "exec", "--target", "sqlite:"+db, "-c", "ALTER TABLE items DROP COLUMN qty")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	j := journalOf(t, r.stdout)
+	r = run(t, "journal", "show", j, "--entry", "1")
+	if r.code != 0 || !strings.Contains(r.stdout, "kept for reference") || !strings.Contains(r.stdout, "K items key (1)") || strings.Contains(r.stdout, "D items") {
+		t.Errorf("journal show:\n%s%s", r.stdout, r.stderr)
+	}
+}

@@ -166,6 +166,14 @@ func showEntry(w io.Writer, j *journal.Journal, seq int64) error {
 	if err != nil {
 		return err
 	}
+	// Images kept under an object (the rows an ALTER rewrote or dropped
+	// values of, rows a forced step destroyed) are not rows undo writes.
+	kept := map[int64]string{}
+	for _, o := range objs {
+		if o.Table != 0 && (o.Action == journal.ActionAlter || o.Action == journal.ActionKeep) {
+			kept[o.Table] = "kept"
+		}
+	}
 	for _, o := range objs {
 		fmt.Fprintf(w, "\n%s %s %s\n", strings.ToUpper(o.Action), o.Kind, qualified(o.Schema, o.Name))
 		if o.Before != nil {
@@ -192,6 +200,7 @@ func showEntry(w io.Writer, j *journal.Journal, seq int64) error {
 	}
 	const max = 200
 	n := 0
+	keptSaid := map[int64]bool{}
 	err = j.Images(seq, func(im journal.Image) error {
 		if n == max {
 			fmt.Fprintf(w, "... %d more image(s); use journal export --format json for all\n", en.ImageCount-max)
@@ -199,7 +208,15 @@ func showEntry(w io.Writer, j *journal.Journal, seq int64) error {
 		}
 		n++
 		t := tables[im.Table]
-		fmt.Fprintf(w, "%c %s key %s\n", im.Op, t.QualifiedName(), engine.FormatRow(im.Key))
+		if kept[im.Table] != "" {
+			if !keptSaid[im.Table] {
+				keptSaid[im.Table] = true
+				fmt.Fprintf(w, "(rows of %s as they were before the change, kept for reference: undo does not write them back)\n", t.QualifiedName())
+			}
+			fmt.Fprintf(w, "K %s key %s\n", t.QualifiedName(), engine.FormatRow(im.Key))
+		} else {
+			fmt.Fprintf(w, "%c %s key %s\n", im.Op, t.QualifiedName(), engine.FormatRow(im.Key))
+		}
 		for i, c := range t.Columns {
 			var b, a string
 			if im.Before != nil {

@@ -355,7 +355,7 @@ func (e *execution) alter(ctx context.Context, bref, aref objRef, n *pg_query.No
 		if _, _, _, relkind, ok, err := resolveRelation(ctx, e.x.tx, bref.Name); err != nil {
 			return engine.Result{}, err
 		} else if ok {
-			return e.unguarded(ctx, fmt.Sprintf("ALTER TABLE on %s, which is not an ordinary or partitioned table (relkind %c), is not imaged", bref.Name, relkind))
+			return e.unguarded(ctx, fmt.Sprintf("%s on %s, which is not an ordinary or partitioned table (relkind %c), is not imaged", e.st.Verb, bref.Name, relkind))
 		}
 	}
 	res, err := e.ddlRun(ctx)
