@@ -299,7 +299,7 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 		u.keep(seq, o)
 		return nil
 	case !rv.SameDefinition(cur, o.After):
-		u.conflict(Conflict{Table: name, Reason: "the table's definition changed since the " + what + " (a later change by someone else, or an entry not undone); the " + what + " was not undone"})
+		u.conflict(Conflict{Table: name, Reason: "the table's definition changed since the " + what + " (a later change by someone else, or an entry not undone" + firstDifference(o.After, cur) + "); the " + what + " was not undone"})
 		u.keep(seq, o)
 		return nil
 	}
@@ -692,4 +692,30 @@ func changeName(e journal.Entry) string {
 		return strings.ToUpper(f[0])
 	}
 	return "change"
+}
+
+// firstDifference names a statement of one definition that the other
+// lacks, for a conflict's reason: where the definitions part.
+func firstDifference(recorded, now *Definition) string {
+	all := func(d *Definition) []string { return append(append([]string{}, d.Create...), d.PostData...) }
+	in := func(list []string, s string) bool { return slices.Contains(list, s) }
+	was, is := all(recorded), all(now)
+	short := func(s string) string {
+		s = strings.Join(strings.Fields(s), " ")
+		if len(s) > 100 {
+			s = s[:97] + "..."
+		}
+		return s
+	}
+	for _, s := range is {
+		if !in(was, s) && !strings.HasPrefix(s, "SELECT pg_catalog.setval(") {
+			return "; now there is: " + short(s)
+		}
+	}
+	for _, s := range was {
+		if !in(is, s) && !strings.HasPrefix(s, "SELECT pg_catalog.setval(") {
+			return "; gone since: " + short(s)
+		}
+	}
+	return ""
 }

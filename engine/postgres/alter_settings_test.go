@@ -173,8 +173,8 @@ func TestUndoAlterSettingsConflicts(t *testing.T) {
 	}
 	enginetest.ExecAll(t, db, `DROP TABLE kid`, `CREATE INDEX t_w ON t (w)`)
 	rep = undoAll(t, s, engine.UndoOptions{Entries: seqs[:1], DryRun: true})
-	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "definition changed") {
-		t.Fatalf("undo with an index made since: conflicts %v", rep.Conflicts)
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "definition changed") || !strings.Contains(rep.Conflicts[0].Reason, "now there is: CREATE INDEX t_w") {
+		t.Fatalf("undo with an index made since: conflicts %v, want one naming the index", rep.Conflicts)
 	}
 	enginetest.ExecAll(t, db, `DROP INDEX t_w`)
 	rep = undoAll(t, s, engine.UndoOptions{Entries: seqs[:1]})
