@@ -108,7 +108,7 @@ func exportJSON(out io.Writer, j *journal.Journal) error {
 // journal, a target database): a slip of the keyboard must not destroy
 // the way back.
 func createOutput(out string) (w io.Writer, done func(error) error, err error) {
-	inPlace := strings.HasPrefix(out, "/dev/") || strings.HasPrefix(out, "/proc/") // /dev/stdout, /dev/fd/N
+	inPlace := isDescriptor(out) // /dev/stdout, /dev/fd/N: the caller's open file, written as it is
 	if fi, err := os.Lstat(out); err == nil && fi.Mode()&os.ModeSymlink != 0 && !inPlace {
 		real, err := filepath.EvalSymlinks(out)
 		if err != nil {
@@ -123,6 +123,9 @@ func createOutput(out string) (w io.Writer, done func(error) error, err error) {
 			real = to
 		}
 		out = real // a link is followed: its file is written, the link stays
+	}
+	if fi, err := os.Stat(out); err == nil && fi.Mode().IsRegular() && isSQLite(out) {
+		return nil, nil, fmt.Errorf("refusing to write over %s: it is an SQLite database (a journal or a target?); name another file", out)
 	}
 	if fi, err := os.Stat(out); err == nil && (inPlace || !fi.Mode().IsRegular()) {
 		if fi.IsDir() {
@@ -140,14 +143,6 @@ func createOutput(out string) (w io.Writer, done func(error) error, err error) {
 			}
 			return werr
 		}, nil
-	}
-	if f, err := os.Open(out); err == nil {
-		head := make([]byte, 16)
-		n, _ := io.ReadFull(f, head)
-		f.Close()
-		if string(head[:n]) == "SQLite format 3\x00" {
-			return nil, nil, fmt.Errorf("refusing to write over %s: it is an SQLite database (a journal or a target?); name another file", out)
-		}
 	}
 	dir, base := filepath.Split(out)
 	if dir == "" {
@@ -173,4 +168,39 @@ func createOutput(out string) (w io.Writer, done func(error) error, err error) {
 		return werr
 	}
 	return tmp, done, nil
+}
+
+// isSQLite reports whether the regular file at path starts as an SQLite
+// database does.
+func isSQLite(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(f, head)
+	return string(head[:n]) == "SQLite format 3\x00"
+}
+
+// isDescriptor reports whether path names one of the process's open
+// files rather than a file of its own.
+func isDescriptor(path string) bool {
+	switch {
+	case path == "/dev/stdout", path == "/dev/stderr", strings.HasPrefix(path, "/dev/fd/"), strings.HasPrefix(path, "/proc/self/fd/"):
+		return true
+	case strings.HasPrefix(path, "/proc/"):
+		rest := strings.TrimPrefix(path, "/proc/")
+		pid, tail, ok := strings.Cut(rest, "/")
+		if !ok || !strings.HasPrefix(tail, "fd/") {
+			return false
+		}
+		for _, r := range pid {
+			if r < '0' || r > '9' {
+				return false
+			}
+		}
+		return pid != ""
+	}
+	return false
 }

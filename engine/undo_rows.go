@@ -136,7 +136,7 @@ func (u *undoer) flush(ctx context.Context, b *rowBatch) error {
 	if !ok {
 		return fmt.Errorf("image refers to table %d, which the journal does not describe", b.table)
 	}
-	if missing, err := u.missingColumns(ctx, t); err != nil {
+	if missing, err := u.missingColumns(ctx, t, Op(b.op) != OpInsert); err != nil {
 		return err
 	} else if missing != "" {
 		u.shapeConflict(t, missing)
@@ -325,7 +325,7 @@ func RowsEqual(a, b []Value) bool { return journal.RowsEqual(a, b) }
 // missingColumns says what of t, as the journal describes it, the table
 // lacks now ("" when nothing): the table itself, or columns. Read once
 // per table for each state of the schema the undo goes through.
-func (u *undoer) missingColumns(ctx context.Context, t TableInfo) (string, error) {
+func (u *undoer) missingColumns(ctx context.Context, t TableInfo, writesValues bool) (string, error) {
 	cl, ok := u.ap.(ColumnLister)
 	if !ok {
 		return "", nil
@@ -357,10 +357,12 @@ func (u *undoer) missingColumns(ctx context.Context, t TableInfo) (string, error
 		switch {
 		case !there:
 			gone = append(gone, c.Name)
-		case u.opt.Force && typ != c.Type && u.s.id.Dialect != "sqlite":
+		case u.opt.Force && writesValues && typ != "" && baseType(typ) != baseType(c.Type):
 			// Forced, these rows are written whatever the table holds
-			// now: values of another type may not go in (SQLite's
-			// declared types do not refuse values).
+			// now: values of another type may not go in (a length or
+			// precision changed is let through; a type "" refuses
+			// nothing, as SQLite's declared types outside STRICT
+			// tables).
 			retyped = append(retyped, c.Name+" (now "+typ+", "+c.Type+" in these rows)")
 		}
 	}
@@ -388,4 +390,13 @@ func (u *undoer) shapeConflict(t TableInfo, missing string) {
 	}
 	u.blockedSaid[u.entry_][t.QualifiedName()] = true
 	u.conflict(Conflict{Table: t.QualifiedName(), Reason: missing + ", so these rows, recorded with it, were not put back; undo the later change first, or revert to a snapshot"})
+}
+
+// baseType is a type without its length or precision ("character
+// varying(10)" is "character varying").
+func baseType(t string) string {
+	if i := strings.IndexByte(t, '('); i >= 0 {
+		return strings.TrimSpace(t[:i]) + t[strings.LastIndexByte(t, ')')+1:]
+	}
+	return t
 }

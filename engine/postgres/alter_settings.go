@@ -81,7 +81,7 @@ func onlyChangesSettings(s *pg_query.AlterTableStmt) bool {
 // tableSettings is what those subcommands change.
 type tableSettings struct {
 	owner, comment       string
-	ownerPrivs           []string // the owner's own privileges; "*" marks a grant option
+	ownerPrivs           ownerPrivs // the owner's own, on the table and its columns
 	cols                 []colSetting
 	cons                 []conSetting
 	trigs                []trigSetting
@@ -135,12 +135,12 @@ func readSettings(ctx context.Context, q querier, oid uint32) (st tableSettings,
 		st.replident, st.replIndex = m.replident, m.replIndex
 		st.comment = m.comment
 		if err := q.QueryRow(ctx, `SELECT pg_catalog.pg_get_userbyid(c.relowner)::text,
-				(SELECT count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid),
-				ARRAY(SELECT a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END
-					FROM pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) a
-					WHERE a.grantee = c.relowner ORDER BY 1)
-			FROM pg_catalog.pg_class c WHERE c.oid = $1`, oid).Scan(&st.owner, &children, &st.ownerPrivs); err != nil {
+				(SELECT count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid)
+			FROM pg_catalog.pg_class c WHERE c.oid = $1`, oid).Scan(&st.owner, &children); err != nil {
 			return fmt.Errorf("reading the owner: %w", err)
+		}
+		if st.ownerPrivs, _, err = readOwnerPrivs(ctx, q, oid); err != nil {
+			return err
 		}
 		cols, err := defColumns(ctx, q, oid)
 		if err != nil {
@@ -383,22 +383,12 @@ func settingsDiff(schema, name string, from, to tableSettings) (stmts []string, 
 		add("OWNER TO " + quoteIdent(to.owner))
 		// OWNER TO carries the old owner's privileges (and the new
 		// owner's merged grants) over: the owner's own come back as
-		// they were.
-		stmts = append(stmts, "REVOKE ALL ON TABLE "+tbl+" FROM "+quoteIdent(to.owner))
-		var plain, grantable []string
-		for _, p := range to.ownerPrivs {
-			if name, ok := strings.CutSuffix(p, "*"); ok {
-				grantable = append(grantable, name)
-			} else {
-				plain = append(plain, p)
-			}
+		// they were, on the table and its columns.
+		names := make([]string, len(to.cols))
+		for i, c := range to.cols {
+			names[i] = c.name
 		}
-		if len(plain) > 0 {
-			stmts = append(stmts, "GRANT "+strings.Join(plain, ", ")+" ON TABLE "+tbl+" TO "+quoteIdent(to.owner))
-		}
-		if len(grantable) > 0 {
-			stmts = append(stmts, "GRANT "+strings.Join(grantable, ", ")+" ON TABLE "+tbl+" TO "+quoteIdent(to.owner)+" WITH GRANT OPTION")
-		}
+		stmts = append(stmts, to.ownerPrivs.grantsTo(tbl, to.owner, names)...)
 		for i, c := range to.cols {
 			if from.cols[i].hasACL && !c.ownerACL {
 				// Column grants of the role that was owner went to

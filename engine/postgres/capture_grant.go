@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -118,11 +119,8 @@ func (e *execution) grant(ctx context.Context, names []engine.Name) (engine.Resu
 // privileges it had (its own are not in the definition), from now to to.
 func regrant(rel string, roles, cols []string, d *engine.Definition, now, to aclState) []string {
 	var out []string
-	if now.owner != to.owner {
-		out = append(out, "REVOKE ALL ON TABLE "+rel+" FROM "+quoteIdent(to.ownerName))
-		if to.owner != "" {
-			out = append(out, "GRANT "+to.owner+" ON TABLE "+rel+" TO "+quoteIdent(to.ownerName))
-		}
+	if !now.owner.equal(to.owner) {
+		out = append(out, to.owner.grantsTo(rel, to.ownerName, cols)...)
 	}
 	quoted := make([]string, len(cols))
 	for i, c := range cols {
@@ -167,21 +165,131 @@ func aclRoles(ctx context.Context, q querier, oid uint32) ([]string, error) {
 }
 
 // aclState is what a table's definition does not show of its privileges:
-// the owner's own (a comma list, "" for none), and whether a role other
-// than the owner granted any (a grant option passed on).
+// the owner's own (table and column privileges, "*" marking a grant
+// option), and whether a role other than the owner granted any (a grant
+// option passed on).
 type aclState struct {
-	owner, ownerName string
-	othersGranted    bool
+	ownerName     string
+	owner         ownerPrivs
+	othersGranted bool
+}
+
+// ownerPrivs are an owner's own privileges on a table: "SELECT*" on the
+// table, "UPDATE*" on column v as cols["v"].
+type ownerPrivs struct {
+	table []string
+	cols  map[string][]string
+}
+
+func (p ownerPrivs) equal(q ownerPrivs) bool {
+	if !slices.Equal(p.table, q.table) || len(p.cols) != len(q.cols) {
+		return false
+	}
+	for c, v := range p.cols {
+		if !slices.Equal(v, q.cols[c]) {
+			return false
+		}
+	}
+	return true
+}
+
+// grantsTo gives owner back exactly privileges p on table rel (it first
+// loses all, on the table and its columns cols).
+func (p ownerPrivs) grantsTo(rel, owner string, cols []string) []string {
+	who := quoteIdent(owner)
+	out := []string{"REVOKE ALL ON TABLE " + rel + " FROM " + who}
+	if len(cols) > 0 {
+		quoted := make([]string, len(cols))
+		for i, c := range cols {
+			quoted[i] = quoteIdent(c)
+		}
+		out = append(out, "REVOKE ALL ("+strings.Join(quoted, ", ")+") ON TABLE "+rel+" FROM "+who)
+	}
+	grant := func(privs []string, col string) {
+		var plain, grantable []string
+		for _, pr := range privs {
+			if name, ok := strings.CutSuffix(pr, "*"); ok {
+				grantable = append(grantable, name)
+			} else {
+				plain = append(plain, pr)
+			}
+		}
+		on := ""
+		if col != "" {
+			on = " (" + quoteIdent(col) + ")"
+		}
+		for _, set := range []struct {
+			privs []string
+			with  string
+		}{{plain, ""}, {grantable, " WITH GRANT OPTION"}} {
+			if len(set.privs) == 0 {
+				continue
+			}
+			list := set.privs
+			if on != "" {
+				list = make([]string, len(set.privs))
+				for i, pr := range set.privs {
+					list[i] = pr + on
+				}
+			}
+			out = append(out, "GRANT "+strings.Join(list, ", ")+" ON TABLE "+rel+" TO "+who+set.with)
+		}
+	}
+	grant(p.table, "")
+	names := make([]string, 0, len(p.cols))
+	for c := range p.cols {
+		names = append(names, c)
+	}
+	slices.Sort(names)
+	for _, c := range names {
+		grant(p.cols[c], c)
+	}
+	return out
+}
+
+// readOwnerPrivs reads the owner's own privileges on table oid.
+func readOwnerPrivs(ctx context.Context, q querier, oid uint32) (p ownerPrivs, owner string, err error) {
+	rows, err := q.Query(ctx, `SELECT pg_catalog.pg_get_userbyid(c.relowner)::text, '', a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END
+			FROM pg_catalog.pg_class c CROSS JOIN LATERAL pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) a
+			WHERE c.oid = $1 AND a.grantee = c.relowner
+		UNION ALL SELECT pg_catalog.pg_get_userbyid(c.relowner)::text, t.attname::text, a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END
+			FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute t ON t.attrelid = c.oid AND t.attnum > 0 AND NOT t.attisdropped
+			CROSS JOIN LATERAL pg_catalog.aclexplode(t.attacl) a
+			WHERE c.oid = $1 AND a.grantee = c.relowner
+		ORDER BY 2, 3`, oid)
+	if err != nil {
+		return p, "", fmt.Errorf("reading the owner's privileges: %w", err)
+	}
+	defer rows.Close()
+	p.cols = map[string][]string{}
+	for rows.Next() {
+		var col, priv string
+		if err := rows.Scan(&owner, &col, &priv); err != nil {
+			return p, "", fmt.Errorf("reading the owner's privileges: %w", err)
+		}
+		if col == "" {
+			p.table = append(p.table, priv)
+		} else {
+			p.cols[col] = append(p.cols[col], priv)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return p, "", fmt.Errorf("reading the owner's privileges: %w", err)
+	}
+	if owner == "" {
+		err = q.QueryRow(ctx, `SELECT pg_catalog.pg_get_userbyid(relowner)::text FROM pg_catalog.pg_class WHERE oid = $1`, oid).Scan(&owner)
+	}
+	return p, owner, err
 }
 
 func readACLState(ctx context.Context, q querier, oid uint32) (st aclState, err error) {
-	err = q.QueryRow(ctx, `SELECT pg_catalog.pg_get_userbyid(c.relowner)::text,
-			coalesce((SELECT pg_catalog.string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
-				FROM pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) a WHERE a.grantee = c.relowner), ''),
-			EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a WHERE a.grantor <> c.relowner)
+	if st.owner, st.ownerName, err = readOwnerPrivs(ctx, q, oid); err != nil {
+		return st, fmt.Errorf("postgres: %w", err)
+	}
+	err = q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a WHERE a.grantor <> c.relowner)
 			OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t CROSS JOIN LATERAL pg_catalog.aclexplode(t.attacl) a
 				WHERE t.attrelid = c.oid AND t.attnum > 0 AND a.grantor <> c.relowner)
-		FROM pg_catalog.pg_class c WHERE c.oid = $1`, oid).Scan(&st.ownerName, &st.owner, &st.othersGranted)
+		FROM pg_catalog.pg_class c WHERE c.oid = $1`, oid).Scan(&st.othersGranted)
 	if err != nil {
 		return st, fmt.Errorf("postgres: reading the privileges of table %d: %w", oid, err)
 	}

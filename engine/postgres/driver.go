@@ -228,6 +228,14 @@ var _ engine.UndoBeginner = (*conn)(nil)
 // its reference check must see rows other sessions committed while it
 // ran, which a REPEATABLE READ snapshot would hide (see refs.go).
 func (c *conn) BeginUndo(ctx context.Context) (engine.Tx, error) {
+	// Statements prepared before (by an earlier undo, or a capture) may
+	// name tables whose column types changed since, by the session or by
+	// others: "cached plan must not change result type" would fail the
+	// undo. It starts with none.
+	if err := c.pg.DeallocateAll(ctx); err != nil {
+		return nil, c.wrap("forgetting prepared statements before undo", err)
+	}
+	c.forgetCounters()
 	tx, err := c.Begin(ctx)
 	if err != nil {
 		return nil, err

@@ -596,7 +596,10 @@ func (t *tx) Columns(ctx context.Context, schema, name string) (cols []engine.Co
 	if err := t.usable(); err != nil {
 		return nil, false, err
 	}
-	err = t.c.cc.query(ctx, `SELECT name, type FROM pragma_table_xinfo(?, 'main')`, []engine.Value{textValue(name)}, func(r []engine.Value) error {
+	// Types only where the table is STRICT: elsewhere a declared type
+	// refuses no value.
+	err = t.c.cc.query(ctx, `SELECT x.name, CASE WHEN l.strict THEN x.type ELSE '' END
+		FROM pragma_table_xinfo(?1, 'main') x JOIN pragma_table_list(?1) l ON l.schema = 'main'`, []engine.Value{textValue(name)}, func(r []engine.Value) error {
 		cols = append(cols, engine.Column{Name: r[0].S, Type: r[1].S})
 		return nil
 	})
