@@ -536,3 +536,13 @@ func State(t testing.TB, s *engine.Session, seq int64) string {
 	}
 	return "missing"
 }
+
+// MustUndo undoes and fails the test on an error.
+func MustUndo(t testing.TB, s *engine.Session, opt engine.UndoOptions) *engine.UndoReport {
+	t.Helper()
+	rep, err := s.Undo(context.Background(), opt)
+	if err != nil {
+		t.Fatalf("undo %v: %v", opt.Entries, err)
+	}
+	return rep
+}

@@ -13,15 +13,6 @@ import (
 	"lifebelt/journal"
 )
 
-func r7Undo(t *testing.T, s *engine.Session, opt engine.UndoOptions) *engine.UndoReport {
-	t.Helper()
-	rep, err := s.Undo(context.Background(), opt)
-	if err != nil {
-		t.Fatalf("undo %v: %v", opt.Entries, err)
-	}
-	return rep
-}
-
 // A later entry that set the row back to the earlier entry's before-image
 // is not "already back": undoing the earlier entry alone now skips the row
 // silently and marks the entry undone, so undoing the later entry next
@@ -31,8 +22,8 @@ func r7Undo(t *testing.T, s *engine.Session, opt engine.UndoOptions) *engine.Und
 func TestReview7LaterEntryBackAtBeforeImageNotAConflict(t *testing.T) {
 	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`, `INSERT INTO t VALUES (1, 'a')`)
 	seqs := enginetest.CommitAll(t, s, `UPDATE t SET v = 'x' WHERE id = 1`, `UPDATE t SET v = 'a' WHERE id = 1`)
-	r7Undo(t, s, engine.UndoOptions{Entries: seqs[:1]})
-	r7Undo(t, s, engine.UndoOptions{Entries: seqs[1:]})
+	enginetest.MustUndo(t, s, engine.UndoOptions{Entries: seqs[:1]})
+	enginetest.MustUndo(t, s, engine.UndoOptions{Entries: seqs[1:]})
 	got := enginetest.Joined(t, db, `SELECT v FROM t WHERE id = 1`)
 	if enginetest.State(t, s, seqs[0]) == journal.StateUndone && enginetest.State(t, s, seqs[1]) == journal.StateUndone && got != "a" {
 		t.Fatalf("both entries are %q in the journal, but row 1 holds %q (the first entry's value), want %q", journal.StateUndone, got, "a")
@@ -45,8 +36,8 @@ func TestReview7LaterEntryBackAtBeforeImageNotAConflict(t *testing.T) {
 func TestReview7LaterInsertOfDeletedRowNotAConflict(t *testing.T) {
 	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`, `INSERT INTO t VALUES (1, 'a')`)
 	seqs := enginetest.CommitAll(t, s, `DELETE FROM t WHERE id = 1`, `INSERT INTO t VALUES (1, 'a')`)
-	r7Undo(t, s, engine.UndoOptions{Entries: seqs[:1]})
-	r7Undo(t, s, engine.UndoOptions{Entries: seqs[1:]})
+	enginetest.MustUndo(t, s, engine.UndoOptions{Entries: seqs[:1]})
+	enginetest.MustUndo(t, s, engine.UndoOptions{Entries: seqs[1:]})
 	got := enginetest.Joined(t, db, `SELECT count(*) FROM t WHERE id = 1`)
 	if enginetest.State(t, s, seqs[0]) == journal.StateUndone && enginetest.State(t, s, seqs[1]) == journal.StateUndone && got != "1" {
 		t.Fatalf("both entries are undone in the journal, but row 1 is gone (count %s), as before neither", got)
@@ -61,12 +52,12 @@ func TestReview7PartialRetryKeyChanged(t *testing.T) {
 	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID`, `INSERT INTO t VALUES ('1', 'a'), ('2', 'b')`)
 	seqs := enginetest.CommitAll(t, s, `UPDATE t SET k = k || 'n', v = 'x'`)
 	enginetest.ExecAll(t, db, `UPDATE t SET v = 'theirs' WHERE k = '2n'`)
-	rep := r7Undo(t, s, engine.UndoOptions{})
+	rep := enginetest.MustUndo(t, s, engine.UndoOptions{})
 	if len(rep.Partial) != 1 || len(rep.Conflicts) != 1 {
 		t.Fatalf("first undo: partial %v conflicts %v", rep.Partial, rep.Conflicts)
 	}
 	enginetest.ExecAll(t, db, `UPDATE t SET v = 'x' WHERE k = '2n'`) // resolved
-	rep = r7Undo(t, s, engine.UndoOptions{})
+	rep = enginetest.MustUndo(t, s, engine.UndoOptions{})
 	if !rep.Complete() {
 		t.Fatalf("undo once the conflict is resolved: conflicts %v (rows already back taken for deleted ones)", rep.Conflicts)
 	}
@@ -86,15 +77,15 @@ func TestReview7PartialRetryKeyless(t *testing.T) {
 	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (a TEXT, b TEXT)`, `INSERT INTO t VALUES ('1', 'a'), ('2', 'b')`)
 	enginetest.CommitAll(t, s, `UPDATE t SET b = 'x'`)
 	enginetest.ExecAll(t, db, `UPDATE t SET b = 'theirs' WHERE a = '2'`)
-	if rep := r7Undo(t, s, engine.UndoOptions{}); len(rep.Partial) != 1 {
+	if rep := enginetest.MustUndo(t, s, engine.UndoOptions{}); len(rep.Partial) != 1 {
 		t.Fatalf("first undo: partial %v conflicts %v", rep.Partial, rep.Conflicts)
 	}
 	enginetest.ExecAll(t, db, `UPDATE t SET b = 'x' WHERE a = '2'`) // resolved
-	rep := r7Undo(t, s, engine.UndoOptions{DryRun: true})
+	rep := enginetest.MustUndo(t, s, engine.UndoOptions{DryRun: true})
 	if !rep.Complete() {
 		t.Errorf("undo once the conflict is resolved: conflicts %v", rep.Conflicts)
 	}
-	r7Undo(t, s, engine.UndoOptions{Force: true})
+	enginetest.MustUndo(t, s, engine.UndoOptions{Force: true})
 	if got := enginetest.Joined(t, db, `SELECT a || b FROM t ORDER BY a, b`); got != "1a,2b" {
 		t.Fatalf("rows after the forced retry %q, want 1a,2b", got)
 	}
@@ -108,7 +99,7 @@ func TestReview7PartialRetryReinsertsKeylessDeletesTwice(t *testing.T) {
 		`CREATE TRIGGER tr AFTER UPDATE ON t WHEN new.id = 1 BEGIN DELETE FROM k; END`)
 	seqs := enginetest.CommitAll(t, s, `UPDATE t SET v = 'x'`)
 	enginetest.ExecAll(t, db, `UPDATE t SET v = 'theirs' WHERE id = 2`)
-	rep := r7Undo(t, s, engine.UndoOptions{})
+	rep := enginetest.MustUndo(t, s, engine.UndoOptions{})
 	if len(rep.Partial) != 1 {
 		t.Fatalf("first undo: partial %v conflicts %v", rep.Partial, rep.Conflicts)
 	}
@@ -116,7 +107,7 @@ func TestReview7PartialRetryReinsertsKeylessDeletesTwice(t *testing.T) {
 		t.Fatalf("k after the first undo: %q", got)
 	}
 	enginetest.ExecAll(t, db, `UPDATE t SET v = 'x' WHERE id = 2`) // resolved
-	rep = r7Undo(t, s, engine.UndoOptions{})
+	rep = enginetest.MustUndo(t, s, engine.UndoOptions{})
 	if got := enginetest.Joined(t, db, `SELECT a FROM k ORDER BY a`); got != "one,two" {
 		t.Fatalf("k after undoing the partly undone entry %d again: %q, want one,two (rows %d)", seqs[0], got, rep.Rows)
 	}
@@ -129,15 +120,15 @@ func TestReview7UndoOfFirstPartialUndoAfterCompletion(t *testing.T) {
 	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`, `INSERT INTO t VALUES (1, 'a'), (2, 'b')`)
 	seqs := enginetest.CommitAll(t, s, `UPDATE t SET v = 'x'`)
 	enginetest.ExecAll(t, db, `UPDATE t SET v = 'theirs' WHERE id = 2`)
-	u1 := r7Undo(t, s, engine.UndoOptions{})
+	u1 := enginetest.MustUndo(t, s, engine.UndoOptions{})
 	if len(u1.Partial) != 1 {
 		t.Fatalf("first undo: partial %v", u1.Partial)
 	}
 	enginetest.ExecAll(t, db, `UPDATE t SET v = 'x' WHERE id = 2`)
-	if u2 := r7Undo(t, s, engine.UndoOptions{}); !u2.Complete() || len(u2.Entries) != 1 {
+	if u2 := enginetest.MustUndo(t, s, engine.UndoOptions{}); !u2.Complete() || len(u2.Entries) != 1 {
 		t.Fatalf("second undo: %+v", u2)
 	}
-	if u3 := r7Undo(t, s, engine.UndoOptions{Entries: []int64{u1.Seq}}); !u3.Complete() {
+	if u3 := enginetest.MustUndo(t, s, engine.UndoOptions{Entries: []int64{u1.Seq}}); !u3.Complete() {
 		t.Fatalf("undo of the first undo: %+v", u3)
 	}
 	if got := enginetest.Joined(t, db, `SELECT id || v FROM t ORDER BY id`); got != "1x,2b" {
@@ -155,12 +146,12 @@ func TestReview7UndoOfFirstPartialUndoAfterCompletion(t *testing.T) {
 func TestReview7PartlyUndoneUndoEntryMarksItsEntryUndone(t *testing.T) {
 	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`, `INSERT INTO t VALUES (1, 'a'), (2, 'b')`)
 	seqs := enginetest.CommitAll(t, s, `UPDATE t SET v = 'x'`)
-	u1 := r7Undo(t, s, engine.UndoOptions{})
+	u1 := enginetest.MustUndo(t, s, engine.UndoOptions{})
 	if !u1.Complete() {
 		t.Fatal(u1.Conflicts)
 	}
 	enginetest.ExecAll(t, db, `UPDATE t SET v = 'theirs' WHERE id = 2`)
-	u2 := r7Undo(t, s, engine.UndoOptions{Entries: []int64{u1.Seq}})
+	u2 := enginetest.MustUndo(t, s, engine.UndoOptions{Entries: []int64{u1.Seq}})
 	if len(u2.Partial) != 1 || u2.Partial[0] != u1.Seq {
 		t.Fatalf("undo of the undo: partial %v conflicts %v", u2.Partial, u2.Conflicts)
 	}
@@ -168,7 +159,7 @@ func TestReview7PartlyUndoneUndoEntryMarksItsEntryUndone(t *testing.T) {
 		t.Fatalf("rows after the undo of the undo %q", got)
 	}
 	st := enginetest.State(t, s, seqs[0])
-	r7Undo(t, s, engine.UndoOptions{}) // the whole session
+	enginetest.MustUndo(t, s, engine.UndoOptions{}) // the whole session
 	if got := enginetest.Joined(t, db, `SELECT v FROM t WHERE id = 1`); got != "a" {
 		t.Fatalf("entry %d is %q while its change to row 1 is back in place; undoing the session left row 1 = %q, want a", seqs[0], st, got)
 	}
@@ -181,7 +172,7 @@ func TestReview7RenamedBackBlocksRows(t *testing.T) {
 	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`, `INSERT INTO t VALUES (1, 'a')`)
 	seqs := enginetest.CommitAll(t, s, `UPDATE t SET v = 'x'`, `ALTER TABLE t RENAME TO t2`, `ALTER TABLE t2 RENAME TO t`,
 		`ALTER TABLE t RENAME COLUMN v TO w`, `ALTER TABLE t RENAME COLUMN w TO v`)
-	rep := r7Undo(t, s, engine.UndoOptions{Entries: seqs[:1]})
+	rep := enginetest.MustUndo(t, s, engine.UndoOptions{Entries: seqs[:1]})
 	if !rep.Complete() {
 		t.Fatalf("undo of the UPDATE, with the table and column as they were: conflicts %v", rep.Conflicts)
 	}
@@ -195,7 +186,7 @@ func TestReview7RenamedBackBlocksRows(t *testing.T) {
 func TestReview7RenameColumnCaseOnlyBlocks(t *testing.T) {
 	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`, `INSERT INTO t VALUES (1, 'a')`)
 	seqs := enginetest.CommitAll(t, s, `UPDATE t SET v = 'x'`, `ALTER TABLE t RENAME COLUMN v TO V`)
-	rep := r7Undo(t, s, engine.UndoOptions{Entries: seqs[:1]})
+	rep := enginetest.MustUndo(t, s, engine.UndoOptions{Entries: seqs[:1]})
 	if !rep.Complete() {
 		t.Fatalf("undo of the UPDATE with the column renamed only in case: conflicts %v", rep.Conflicts)
 	}
@@ -228,11 +219,11 @@ func TestReview7UndoOfForcedUndoLeavesAlterMarkedUndone(t *testing.T) {
 	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`, `INSERT INTO t VALUES (1, 'a')`)
 	seqs := enginetest.CommitAll(t, s, `ALTER TABLE t ADD COLUMN c INTEGER`)
 	enginetest.ExecAll(t, db, `UPDATE t SET c = 5`) // someone else
-	u1 := r7Undo(t, s, engine.UndoOptions{Force: true})
+	u1 := enginetest.MustUndo(t, s, engine.UndoOptions{Force: true})
 	if len(u1.Conflicts) != 0 || len(u1.Entries) != 1 {
 		t.Fatalf("forced undo: %+v", u1)
 	}
-	u2 := r7Undo(t, s, engine.UndoOptions{Entries: []int64{u1.Seq}})
+	u2 := enginetest.MustUndo(t, s, engine.UndoOptions{Entries: []int64{u1.Seq}})
 	if len(u2.Entries) != 1 {
 		t.Fatalf("undo of the forced undo: %+v", u2)
 	}
@@ -254,7 +245,7 @@ func TestReview7ScriptOfPartlyUndoneEntryDuplicatesKeylessRows(t *testing.T) {
 		`CREATE TRIGGER tr AFTER UPDATE ON t WHEN new.id = 1 BEGIN DELETE FROM k; END`)
 	enginetest.CommitAll(t, s, `UPDATE t SET v = 'x'`)
 	enginetest.ExecAll(t, db, `UPDATE t SET v = 'theirs' WHERE id = 2`)
-	if rep := r7Undo(t, s, engine.UndoOptions{}); len(rep.Partial) != 1 {
+	if rep := enginetest.MustUndo(t, s, engine.UndoOptions{}); len(rep.Partial) != 1 {
 		t.Fatalf("first undo: partial %v conflicts %v", rep.Partial, rep.Conflicts)
 	}
 	enginetest.ExecAll(t, db, `UPDATE t SET v = 'x' WHERE id = 2`) // resolved

@@ -4,7 +4,6 @@ package sqlite_test
 // current-columns check (6d71c77).
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -12,15 +11,6 @@ import (
 	"lifebelt/engine/enginetest"
 	"lifebelt/journal"
 )
-
-func r8Undo(t *testing.T, s *engine.Session, opt engine.UndoOptions) *engine.UndoReport {
-	t.Helper()
-	rep, err := s.Undo(context.Background(), opt)
-	if err != nil {
-		t.Fatalf("undo %v: %v", opt.Entries, err)
-	}
-	return rep
-}
 
 // A forced undo that is still partial (a table whose column was renamed
 // since cannot be forced) re-inserts a row deleted since: its image is an
@@ -35,7 +25,7 @@ func TestReview8ForcedPartialReinsertNotDoneOnRetry(t *testing.T) {
 		`CREATE TRIGGER tr AFTER UPDATE ON t WHEN new.id = 1 BEGIN UPDATE k SET c = 'kx'; END`)
 	seqs := enginetest.CommitAll(t, s, `UPDATE t SET v = 'x'`)
 	enginetest.ExecAll(t, db, `DELETE FROM t WHERE id = 2`, `ALTER TABLE k RENAME COLUMN c TO d`)
-	rep := r8Undo(t, s, engine.UndoOptions{Force: true})
+	rep := enginetest.MustUndo(t, s, engine.UndoOptions{Force: true})
 	if len(rep.Partial) != 1 {
 		t.Fatalf("forced undo: partial %v conflicts %v", rep.Partial, rep.Conflicts)
 	}
@@ -43,7 +33,7 @@ func TestReview8ForcedPartialReinsertNotDoneOnRetry(t *testing.T) {
 		t.Fatalf("t after the forced undo: %q", got)
 	}
 	enginetest.ExecAll(t, db, `ALTER TABLE k RENAME COLUMN d TO c`) // resolved
-	rep = r8Undo(t, s, engine.UndoOptions{})
+	rep = enginetest.MustUndo(t, s, engine.UndoOptions{})
 	if !rep.Complete() {
 		t.Fatalf("retry once k has its column back: conflicts %v (row 2, which the forced undo put back, taken for not done)", rep.Conflicts)
 	}
@@ -61,12 +51,12 @@ func TestReview8RetryAfterEarlierUndoPartlyUndone(t *testing.T) {
 		`INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')`)
 	seqs := enginetest.CommitAll(t, s, `UPDATE t SET v = 'x'`)
 	enginetest.ExecAll(t, db, `UPDATE t SET v = 'theirs' WHERE id = 3`)
-	u1 := r8Undo(t, s, engine.UndoOptions{}) // rows 1 and 2 back; 3 a conflict
+	u1 := enginetest.MustUndo(t, s, engine.UndoOptions{}) // rows 1 and 2 back; 3 a conflict
 	if len(u1.Partial) != 1 {
 		t.Fatalf("first undo: partial %v", u1.Partial)
 	}
 	enginetest.ExecAll(t, db, `UPDATE t SET v = 'other' WHERE id = 1`)
-	u2 := r8Undo(t, s, engine.UndoOptions{Entries: []int64{u1.Seq}}) // row 2 redone; 1 a conflict
+	u2 := enginetest.MustUndo(t, s, engine.UndoOptions{Entries: []int64{u1.Seq}}) // row 2 redone; 1 a conflict
 	if len(u2.Partial) != 1 {
 		t.Fatalf("undo of the undo: partial %v conflicts %v", u2.Partial, u2.Conflicts)
 	}
@@ -79,11 +69,11 @@ func TestReview8RetryAfterEarlierUndoPartlyUndone(t *testing.T) {
 	// Documented limit (README): only undos wholly in place count as
 	// having done part of the entry; row 1 is a conflict, and a forced
 	// retry completes it (writing the value it already holds).
-	rep := r8Undo(t, s, engine.UndoOptions{})
+	rep := enginetest.MustUndo(t, s, engine.UndoOptions{})
 	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].String(), "key (1)") {
 		t.Fatalf("retry: conflicts %v, want row 1's", rep.Conflicts)
 	}
-	rep = r8Undo(t, s, engine.UndoOptions{Force: true})
+	rep = enginetest.MustUndo(t, s, engine.UndoOptions{Force: true})
 	if !rep.Complete() {
 		t.Fatalf("forced retry: conflicts %v", rep.Conflicts)
 	}
@@ -103,7 +93,7 @@ func TestReview8RetryAfterRenameTakenBack(t *testing.T) {
 		`INSERT INTO t VALUES (1, 'a'), (2, 'b')`)
 	seqs := enginetest.CommitAll(t, s, `ALTER TABLE t RENAME TO t2`, `UPDATE t2 SET v = 'x'`)
 	enginetest.ExecAll(t, db, `UPDATE t2 SET v = 'theirs' WHERE id = 2`)
-	rep := r8Undo(t, s, engine.UndoOptions{})
+	rep := enginetest.MustUndo(t, s, engine.UndoOptions{})
 	if len(rep.Partial) != 1 || rep.Partial[0] != seqs[1] {
 		t.Fatalf("first undo: partial %v conflicts %v", rep.Partial, rep.Conflicts)
 	}
@@ -116,14 +106,14 @@ func TestReview8RetryAfterRenameTakenBack(t *testing.T) {
 	// saying so. The way out is to undo that undo (the rename comes
 	// back), then the whole session again.
 	u1 := rep.Seq
-	rep = r8Undo(t, s, engine.UndoOptions{})
+	rep = enginetest.MustUndo(t, s, engine.UndoOptions{})
 	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "not there any more") {
 		t.Fatalf("retry once the conflict is resolved: conflicts %v", rep.Conflicts)
 	}
-	if rep = r8Undo(t, s, engine.UndoOptions{Entries: []int64{u1}}); !rep.Complete() {
+	if rep = enginetest.MustUndo(t, s, engine.UndoOptions{Entries: []int64{u1}}); !rep.Complete() {
 		t.Fatalf("undo of the undo: conflicts %v", rep.Conflicts)
 	}
-	if rep = r8Undo(t, s, engine.UndoOptions{}); !rep.Complete() {
+	if rep = enginetest.MustUndo(t, s, engine.UndoOptions{}); !rep.Complete() {
 		t.Fatalf("undo of the session again: conflicts %v", rep.Conflicts)
 	}
 	if got := enginetest.Joined(t, db, `SELECT id || v FROM t ORDER BY id`); got != "1a,2b" {
