@@ -123,7 +123,18 @@ func (s *Screen) refreshButtons() {
 	setEnabled(s.Commit, reviewing)
 	setEnabled(s.Rollback, reviewing)
 	setEnabled(s.UndoOne, connected && !reviewing && s.selected > 0)
-	setEnabled(s.UndoAll, connected && !reviewing)
+	setEnabled(s.UndoAll, connected && !reviewing && s.undoable())
+}
+
+// undoable reports whether the session has a change undo could take
+// back: a statement or undo entry still (at least partly) in place.
+func (s *Screen) undoable() bool {
+	for _, e := range s.entries {
+		if (e.Kind == journal.KindStatement || e.Kind == journal.KindUndo) && journal.InPlace(e.State) {
+			return true
+		}
+	}
+	return false
 }
 
 func setEnabled(b *widget.Button, on bool) {

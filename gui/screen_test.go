@@ -53,6 +53,9 @@ func TestScreenRunReviewCommitUndo(t *testing.T) {
 	if s.session == nil || s.Run.Disabled() {
 		t.Fatalf("not connected: %q", s.Status.Text)
 	}
+	if !s.UndoAll.Disabled() {
+		t.Error("Undo whole session is enabled with nothing to undo")
+	}
 	test.Type(s.SQL, "UPDATE memo SET note = 'changed' WHERE id = 2")
 	test.Tap(s.Run)
 	if s.pending == nil {
@@ -76,6 +79,9 @@ func TestScreenRunReviewCommitUndo(t *testing.T) {
 	}
 	if !committed {
 		t.Fatalf("journal list shows no committed statement: %+v", s.entries)
+	}
+	if s.UndoAll.Disabled() {
+		t.Error("Undo whole session is disabled after a committed change")
 	}
 	// Undo the whole session (the confirmation dialog is answered directly).
 	rep, err := s.session.Undo(context.Background(), engine.UndoOptions{})
