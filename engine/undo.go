@@ -291,6 +291,14 @@ func FormatRow(vs []Value) string {
 	return s + ")"
 }
 
+// HasUndoable reports whether undoing the whole session would take
+// something back: a committed (or partly undone) statement with row
+// images or object definitions.
+func (s *Session) HasUndoable() (bool, error) {
+	todo, _, err := selectUndo(s.j, nil)
+	return len(todo) > 0, err
+}
+
 // selectUndo picks the entries to undo, newest first: the given ones, or
 // every committed statement not undone yet.
 func selectUndo(j *journal.Journal, want []int64) (todo []journal.Entry, skipped []string, err error) {

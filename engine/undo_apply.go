@@ -702,8 +702,8 @@ func firstDifference(recorded, now *Definition) string {
 	was, is := all(recorded), all(now)
 	short := func(s string) string {
 		s = strings.Join(strings.Fields(s), " ")
-		if len(s) > 100 {
-			s = s[:97] + "..."
+		if r := []rune(s); len(r) > 100 {
+			s = string(r[:97]) + "..."
 		}
 		return s
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"lifebelt/journal"
@@ -357,12 +358,11 @@ func (u *undoer) missingColumns(ctx context.Context, t TableInfo, writesValues b
 		switch {
 		case !there:
 			gone = append(gone, c.Name)
-		case u.opt.Force && writesValues && typ != "" && baseType(typ) != baseType(c.Type):
+		case u.opt.Force && writesValues && typ != "" && !holds(typ, c.Type):
 			// Forced, these rows are written whatever the table holds
-			// now: values of another type may not go in (a length or
-			// precision changed is let through; a type "" refuses
-			// nothing, as SQLite's declared types outside STRICT
-			// tables).
+			// now: values of another type may not go in, or go in
+			// changed (a type "" refuses nothing, as SQLite's declared
+			// types outside STRICT tables).
 			retyped = append(retyped, c.Name+" (now "+typ+", "+c.Type+" in these rows)")
 		}
 	}
@@ -392,11 +392,49 @@ func (u *undoer) shapeConflict(t TableInfo, missing string) {
 	u.conflict(Conflict{Table: t.QualifiedName(), Reason: missing + ", so these rows, recorded with it, were not put back; undo the later change first, or revert to a snapshot"})
 }
 
-// baseType is a type without its length or precision ("character
-// varying(10)" is "character varying").
-func baseType(t string) string {
-	if i := strings.IndexByte(t, '('); i >= 0 {
-		return strings.TrimSpace(t[:i]) + t[strings.LastIndexByte(t, ')')+1:]
+// holds reports whether a column of type now keeps every value of type
+// was unchanged: the same type, or a varchar or numeric widened without
+// changing the scale (anything else, such as a narrowed precision, a
+// bit(n) or char(n) length, may refuse or change values).
+func holds(now, was string) bool {
+	if now == was {
+		return true
 	}
-	return t
+	base := func(t string) (string, []int, bool) {
+		open := strings.IndexByte(t, '(')
+		if open < 0 {
+			return t, nil, true
+		}
+		end := strings.IndexByte(t, ')')
+		if end < open || end != len(t)-1 {
+			return "", nil, false // a suffix after the modifier (arrays, time zones): not compared
+		}
+		var mods []int
+		for _, f := range strings.Split(t[open+1:end], ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return "", nil, false
+			}
+			mods = append(mods, n)
+		}
+		return t[:open], mods, true
+	}
+	nb, nm, ok1 := base(now)
+	wb, wm, ok2 := base(was)
+	if !ok1 || !ok2 || nb != wb {
+		return false
+	}
+	switch nb {
+	case "character varying":
+		return nm == nil || wm != nil && nm[0] >= wm[0]
+	case "numeric":
+		if nm == nil {
+			return true
+		}
+		if wm == nil || len(nm) != 2 || len(wm) != 2 {
+			return false
+		}
+		return nm[1] == wm[1] && nm[0]-nm[1] >= wm[0]-wm[1]
+	}
+	return false
 }

@@ -126,15 +126,14 @@ func (s *Screen) refreshButtons() {
 	setEnabled(s.UndoAll, connected && !reviewing && s.undoable())
 }
 
-// undoable reports whether the session has a change undo could take
-// back: a statement or undo entry still (at least partly) in place.
+// undoable reports whether undoing the whole session would take
+// something back (the engine's own choice of entries).
 func (s *Screen) undoable() bool {
-	for _, e := range s.entries {
-		if (e.Kind == journal.KindStatement || e.Kind == journal.KindUndo) && journal.InPlace(e.State) {
-			return true
-		}
+	if s.session == nil {
+		return false
 	}
-	return false
+	ok, err := s.session.HasUndoable()
+	return ok || err != nil // on an error, let the undo say what is wrong
 }
 
 func setEnabled(b *widget.Button, on bool) {
