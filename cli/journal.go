@@ -174,7 +174,11 @@ func showEntry(w io.Writer, j *journal.Journal, seq int64) error {
 			kept[o.Table] = "kept"
 		}
 	}
+	fills := map[int64][]string{} // table handles whose images an undo fills columns from
 	for _, o := range objs {
+		if o.Table != 0 && o.After != nil && o.After.Revert != nil {
+			fills[o.Table] = o.After.Revert.Fill
+		}
 		fmt.Fprintf(w, "\n%s %s %s\n", strings.ToUpper(o.Action), o.Kind, qualified(o.Schema, o.Name))
 		if o.Before != nil {
 			fmt.Fprintf(w, "  definition before:\n%s\n", indent(defText(o.Before)))
@@ -184,7 +188,7 @@ func showEntry(w io.Writer, j *journal.Journal, seq int64) error {
 		}
 		if o.Action == journal.ActionAlter {
 			if o.After != nil && o.After.Revert != nil {
-				fmt.Fprintf(w, "  undo reverts it, while the table has the definition after, with:\n%s\n", indent(strings.Join(o.After.Revert.Statements, ";\n")+";"))
+				fmt.Fprintf(w, "  undo reverts it, while the table has the definition after, with:\n%s\n", indent(strings.Join(o.After.Revert.Steps(), "\n")))
 			} else {
 				fmt.Fprintf(w, "  undo does not revert it automatically\n")
 			}
@@ -211,7 +215,11 @@ func showEntry(w io.Writer, j *journal.Journal, seq int64) error {
 		if kept[im.Table] != "" {
 			if !keptSaid[im.Table] {
 				keptSaid[im.Table] = true
-				fmt.Fprintf(w, "(rows of %s as they were before the change, kept for reference: undo does not write them back)\n", t.QualifiedName())
+				if fill := fills[im.Table]; len(fill) > 0 {
+					fmt.Fprintf(w, "(rows of %s as they were before the change, kept for reference: undo puts back their values of column(s) %s, matched by key)\n", t.QualifiedName(), strings.Join(fill, ", "))
+				} else {
+					fmt.Fprintf(w, "(rows of %s as they were before the change, kept for reference: undo does not write them back)\n", t.QualifiedName())
+				}
 			}
 			fmt.Fprintf(w, "K %s key %s\n", t.QualifiedName(), engine.FormatRow(im.Key))
 		} else {

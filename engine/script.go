@@ -171,7 +171,7 @@ func (g *scriptGen) entry(w *bufio.Writer, j *journal.Journal, e journal.Entry) 
 			if o.After != nil && o.After.Revert != nil {
 				// Not idempotent (SQLite has no conditional DDL), so only
 				// shown: lifebelt undo checks the definition first.
-				fmt.Fprintf(w, "-- lifebelt undo reverts it, while the table still has its later definition, with:\n%s\n", commentOut(strings.Join(o.After.Revert.Statements, ";\n")+";"))
+				fmt.Fprintf(w, "-- lifebelt undo reverts it, while the table still has its later definition, with:\n%s\n", commentOut(strings.Join(o.After.Revert.Steps(), "\n")))
 			}
 		}
 	}

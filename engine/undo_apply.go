@@ -339,21 +339,45 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 		return err
 	}
 	var imaged int64
-	if forced > 0 {
+	if forced > 0 || r.ImageFirst {
 		// Whatever the statements destroy is journaled first.
 		if imaged, err = rv.ImageTable(ctx, r.Schema, r.Name, keptSink{u.sink}); err != nil {
 			return fmt.Errorf("imaging the rows of %s before undoing its ALTER: %w", name, err)
 		}
 	}
-	var verify func(context.Context) (error, error)
-	if r.Exact {
-		verify = func(ctx context.Context) (error, error) {
-			now, err := rv.TableDefinition(ctx, o.Schema, o.Name)
-			if err != nil || (now != nil && rv.SameDefinition(now, o.Before)) {
-				return nil, err
+	// The definition the revert must give the table: the one recorded
+	// before the change, or with columns added back last.
+	want := o.Before
+	if r.Expect != nil {
+		want = r.Expect
+	}
+	var fill filled
+	verify := func(ctx context.Context) (error, error) {
+		if len(r.Fill) > 0 {
+			if problem, err := u.fill(ctx, seq, o, r, &fill); problem != nil || err != nil {
+				return problem, err
 			}
-			return errors.New("the table's definition is not the one recorded before the ALTER"), nil
 		}
+		if len(r.Then) > 0 {
+			if err := u.ap.ExecDDL(ctx, r.Then); err != nil {
+				if ctx.Err() != nil {
+					return nil, err
+				}
+				return err, nil
+			}
+		}
+		if !r.Exact {
+			return nil, nil
+		}
+		now, err := rv.TableDefinition(ctx, o.Schema, o.Name)
+		if err != nil || (now != nil && rv.SameDefinition(now, want)) {
+			return nil, err
+		}
+		diff := ""
+		if now != nil {
+			diff = firstDifference(want, now)
+		}
+		return errors.New("the table's definition is not the one recorded before the ALTER" + diff), nil
 	}
 	failed, err := rv.TryDDL(ctx, r.Statements, verify)
 	if err != nil {
@@ -366,7 +390,10 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 		return nil
 	}
 	u.rep.Forced += int(forced)
-	if o.Table != 0 && e.Kind == "undo" {
+	if len(r.Fill) > 0 {
+		u.rep.Rows += fill.rows
+		u.rep.Notes = append(u.rep.Notes, fill.note(seq, name, r))
+	} else if o.Table != 0 && e.Kind == "undo" {
 		// Undoing a forced undo: the column is back, not the values it
 		// dropped, which its images keep. (A statement's images of rows
 		// its ALTER rewrote are the values the revert gives back.)
@@ -381,7 +408,7 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 	if err != nil {
 		return err
 	}
-	if now == nil || !rv.SameDefinition(now, o.Before) {
+	if now == nil || !rv.SameDefinition(now, want) {
 		u.rep.Notes = append(u.rep.Notes, fmt.Sprintf("entry %d: after undoing its ALTER, the text of the definition of %s differs from the one recorded before the ALTER (SQLite quotes a renamed name); compare them with lifebelt journal show", seq, qname(o.Schema, o.Name)))
 	}
 	if now == nil {

@@ -466,7 +466,7 @@ func objectText(o journal.Object) string {
 	}
 	if o.Action == journal.ActionAlter {
 		if o.After != nil && o.After.Revert != nil {
-			fmt.Fprintf(&b, "  undo reverts it, while the table has the definition after, with:\n    %s;\n", strings.Join(o.After.Revert.Statements, ";\n    "))
+			fmt.Fprintf(&b, "  undo reverts it, while the table has the definition after, with:\n    %s\n", strings.Join(o.After.Revert.Steps(), "\n    "))
 		} else {
 			b.WriteString("  undo does not revert it automatically\n")
 		}

@@ -1,5 +1,7 @@
 package journal
 
+import "strings"
+
 // Column describes one column of an imaged table.
 type Column struct {
 	Name string `json:"name"`
@@ -112,6 +114,22 @@ type Revert struct {
 	// and types as they are, so later statements' images still apply:
 	// the change may be undone before them.
 	KeepsRows bool `json:"keeps_rows,omitempty"`
+	// Fill lists columns the statements add back empty (the undo of DROP
+	// COLUMN): after the statements, each is set, row by row matched by
+	// key, to the value imaged with the change (the Object's Table
+	// handle). Rows gone since are left out.
+	Fill []string `json:"fill,omitempty"`
+	// Then runs after Fill: what needs the values back (NOT NULL,
+	// constraints, indexes, comments of the columns).
+	Then []string `json:"then,omitempty"`
+	// ImageFirst means every row of the table is imaged before the
+	// statements, which drop values (a DROP COLUMN done again).
+	ImageFirst bool `json:"image_first,omitempty"`
+	// Expect, when set, is the definition the statements give the table
+	// instead of exactly the one on the other side of the change: a
+	// column added back comes last, since neither PostgreSQL nor SQLite
+	// can put it back in its place. Exact compares with it.
+	Expect *Definition `json:"expect,omitempty"`
 }
 
 // RevertCheck is a query returning one count, and what a non-zero count
@@ -132,4 +150,24 @@ type Object struct {
 	// Table is the journal table id under which the object's rows were
 	// imaged as OpDelete images, or 0 when no rows were captured.
 	Table int64 `json:"table,omitempty"`
+}
+
+// Steps renders what the revert does, in order, for people: its
+// statements, each ended by a semicolon, and its other steps as SQL
+// comments.
+func (r *Revert) Steps() []string {
+	var out []string
+	if r.ImageFirst {
+		out = append(out, "-- every row of the table is imaged first")
+	}
+	for _, s := range r.Statements {
+		out = append(out, s+";")
+	}
+	if len(r.Fill) > 0 {
+		out = append(out, "-- each row still there gets back its value of column(s) "+strings.Join(r.Fill, ", ")+" from the images, matched by key")
+	}
+	for _, s := range r.Then {
+		out = append(out, s+";")
+	}
+	return out
 }

@@ -39,6 +39,7 @@ var contractCases = []contractCase{
 	{"UndoAlterConflicts", testUndoAlterConflicts},
 	{"UndoAlterInterleaved", testUndoAlterInterleaved},
 	{"UndoAlterLeftInPlace", testUndoAlterLeftInPlace},
+	{"UndoDropColumn", testUndoDropColumn},
 	{"UndoPartlyThenAgain", testUndoPartlyThenAgain},
 	{"UndoAlterRenameWithReferences", testUndoAlterRenameWithReferences},
 	{"UndoAlterRenameStillChecksReferences", testUndoAlterRenameStillChecksReferences},

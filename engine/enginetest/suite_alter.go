@@ -1,6 +1,7 @@
 package enginetest
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -220,7 +221,9 @@ func testUndoAlterLeftInPlace(t *testing.T, h Harness, nm names) {
 	e := newEnv(t, h, nm)
 	tb := nm.tbl("alp", "id", "a", "b", "c")
 	other := nm.tbl("alq", "id", "a")
-	e.exec(tb.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {a} text, {b} text)"))
+	// Without a key: its rows cannot be matched, so DROP COLUMN is not
+	// undone automatically.
+	e.exec(tb.sql("CREATE TABLE {t} ({id} integer, {a} text, {b} text)"))
 	e.exec(tb.sql("INSERT INTO {t} VALUES (1, 'b', 'b'), (2, 'x', 'y')"))
 	e.exec(other.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {a} text)"))
 	e.exec(other.sql("INSERT INTO {t} VALUES (1, 'o')"))
@@ -307,4 +310,47 @@ func testUndoPartlyThenAgain(t *testing.T, h Harness, nm names) {
 		t.Fatalf("forced retry: conflicts %+v, forced %d, rows %d", rep.Conflicts, rep.Forced, rep.Rows)
 	}
 	equal(t, "rows after the forced retry", e.dump(t2), rows1)
+}
+
+// testUndoDropColumn: DROP COLUMN is undone with every row's value back,
+// matched by key; a row added since gets the column's default, a row
+// deleted since stays deleted; the definition is exactly the one before
+// (the column was the last one, so it comes back in its place). Undoing
+// the undo drops it again, imaging the values first, and undoing that
+// brings back the values it held then.
+func testUndoDropColumn(t *testing.T, h Harness, nm names) {
+	e := newEnv(t, h, nm)
+	tb := nm.tbl("dcl", "id", "a", "b")
+	e.exec(tb.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {a} text, {b} text NOT NULL DEFAULT 'dflt')"))
+	e.exec(tb.sql("INSERT INTO {t} VALUES (1, 'x', 'one'), (2, 'y', ''), (3, NULL, 'three')"))
+	seqs := CommitAll(t, e.s, tb.sql("UPDATE {t} SET {b} = 'changed' WHERE {id} = 1"))
+	rows, cat := e.dump(tb), e.catalog(tb)
+	seqs = append(seqs, CommitAll(t, e.s, tb.sql("ALTER TABLE {t} DROP COLUMN {b}"))...)
+	dropped := e.catalog(tb)
+	e.exec(tb.sql("INSERT INTO {t} ({id}, {a}) VALUES (4, 'since')"))
+	e.exec(tb.sql("DELETE FROM {t} WHERE {id} = 3"))
+
+	rep := e.undoComplete(engine.UndoOptions{Entries: seqs[1:]}, "undo of the drop")
+	if rep.Rows != 2 {
+		t.Errorf("the undo of the drop wrote %d rows, want 2 (row 3 is gone)", rep.Rows)
+	}
+	equal(t, "definition after undoing the drop", e.catalog(tb), cat)
+	if got := e.query(tb.sql("SELECT {b} FROM {t} WHERE {id} = 4")); !slices.Equal(got, []string{"dflt"}) {
+		t.Errorf("the row added since holds %q in the column back, want its default", got)
+	}
+	e.exec(tb.sql("DELETE FROM {t} WHERE {id} = 4"))
+	e.exec(tb.sql("INSERT INTO {t} VALUES (3, NULL, 'three')"))
+	equal(t, "rows after undoing the drop", e.dump(tb), rows)
+
+	e.exec(tb.sql("UPDATE {t} SET {b} = 'between' WHERE {id} = 2"))
+	between := e.dump(tb)
+	rep2 := e.undoComplete(engine.UndoOptions{Entries: []int64{rep.Seq}}, "undo of the undo")
+	equal(t, "definition after undoing the undo", e.catalog(tb), dropped)
+	e.undoComplete(engine.UndoOptions{Entries: []int64{rep2.Seq}}, "undo of that")
+	equal(t, "definition after undoing that", e.catalog(tb), cat)
+	equal(t, "rows after undoing that", e.dump(tb), between)
+	e.undoComplete(engine.UndoOptions{Entries: seqs[:1]}, "undo of the UPDATE")
+	if got := e.query(tb.sql("SELECT {b} FROM {t} WHERE {id} = 1")); !slices.Equal(got, []string{"one"}) {
+		t.Errorf("row 1 holds %q after undoing the UPDATE before the drop, want one", got)
+	}
 }

@@ -332,6 +332,12 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 			return engine.Result{}, err
 		}
 	}
+	var drop *dropPlan
+	if onlyDropsColumns(s) {
+		if drop, err = planDropColumns(ctx, e.x.tx, s, rel, oid); err != nil {
+			return engine.Result{}, err
+		}
+	}
 	var prior []string
 	adds := onlyAddsColumns(s)
 	if adds {
@@ -381,11 +387,20 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 			return engine.Result{}, err
 		}
 	}
+	why := ""
+	if drop != nil {
+		if why, err = dropColumnReverts(ctx, e.x.tx, drop, rel.info.Schema, rel.info.Name, oid, img.Before, img.After); err != nil {
+			return engine.Result{}, err
+		}
+	}
 	if err := e.sink.Object(img); err != nil {
 		return engine.Result{}, fmt.Errorf("postgres: journaling the definition of table %s: %w", rel.info.QualifiedName(), err)
 	}
 	if img.After.Revert == nil {
 		msg := fmt.Sprintf("ALTER TABLE %s: its definition before and after was recorded; Lifebelt does not undo this change automatically", rel.info.QualifiedName())
+		if why != "" {
+			msg += " (" + why + ")"
+		}
 		if destroys {
 			msg += " (its rows were imaged because the change drops or rewrites column values)"
 		}

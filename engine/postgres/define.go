@@ -12,6 +12,9 @@ import (
 // defBuilder collects a Definition's statements.
 type defBuilder struct {
 	create, post, drop []string
+	// last: columns rendered after the others, as they stand once added
+	// back to the table (the definition a DROP COLUMN's undo gives).
+	last map[string]bool
 }
 
 func (b *defBuilder) definition() *engine.Definition {
@@ -70,7 +73,13 @@ type tableMeta struct {
 // sequence), comments and sequence positions. Ownership is not captured:
 // the re-created table belongs to the role that re-creates it.
 func tableDefinition(ctx context.Context, q querier, oid uint32) (*engine.Definition, error) {
-	var b defBuilder
+	return tableDefinitionLast(ctx, q, oid, nil)
+}
+
+// tableDefinitionLast is tableDefinition with the columns in last
+// rendered after the others.
+func tableDefinitionLast(ctx context.Context, q querier, oid uint32, last map[string]bool) (*engine.Definition, error) {
+	b := defBuilder{last: last}
 	var schema, name string
 	err := withCatalogPath(ctx, q, func() error {
 		m, err := tableStatements(ctx, q, oid, &b)
@@ -143,6 +152,20 @@ func tableStatements(ctx context.Context, q querier, oid uint32, b *defBuilder) 
 	cols, err := defColumns(ctx, q, oid)
 	if err != nil {
 		return m, err
+	}
+	if len(b.last) > 0 {
+		var moved []defColumn
+		for _, c := range cols {
+			if !b.last[c.name] {
+				moved = append(moved, c)
+			}
+		}
+		for _, c := range cols {
+			if b.last[c.name] {
+				moved = append(moved, c)
+			}
+		}
+		cols = moved
 	}
 	// Serial sequences exist before the table whose defaults call them;
 	// identity sequences are created by the column clause.

@@ -15,15 +15,15 @@ import (
 )
 
 // Undoing ALTER TABLE. SQLite's ALTER TABLE renames a table or a column,
-// adds a column or drops one. The first three are undone by their inverse
-// (a rename back; DROP COLUMN of the added column, once no row holds a
-// value in it other than its default); a dropped column's values are
-// imaged, and it is not put back automatically.
+// adds a column or drops one. Each is undone by its inverse: a rename
+// back; DROP COLUMN of the added column, once no row holds a value in it
+// other than its default; ADD COLUMN of a dropped one (last), with each
+// row's value from the images taken before the drop.
 
 // alterReverts attaches to before and after the statements that turn the
 // table from one into the other, when the change is one undo can revert:
 // before and after are the table's metadata around the ALTER.
-func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, before, after *engine.Definition) error {
+func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, before, after *engine.Definition) (string, error) {
 	oldName, newName := m.info.Name, nm.info.Name
 	table := func(name string) string { return "main." + QuoteIdent(name) }
 	set := func(undo, redo []string) {
@@ -39,7 +39,7 @@ func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, 
 			[]string{"ALTER TABLE " + table(oldName) + " RENAME TO " + renameTarget(newName)})
 	case "RENAME COLUMN":
 		if len(bc) != len(ac) {
-			return nil
+			return "", nil
 		}
 		var from, to []string
 		for i := range bc {
@@ -48,7 +48,7 @@ func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, 
 			}
 		}
 		if len(from) != 1 {
-			return nil
+			return "", nil
 		}
 		set([]string{"ALTER TABLE " + table(newName) + " RENAME COLUMN " + QuoteIdent(to[0]) + " TO " + renameTarget(from[0])},
 			[]string{"ALTER TABLE " + table(oldName) + " RENAME COLUMN " + QuoteIdent(from[0]) + " TO " + renameTarget(to[0])})
@@ -56,11 +56,11 @@ func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, 
 		before.Revert.Columns = map[string]string{from[0]: to[0]}
 	case "ADD COLUMN":
 		if len(ac) != len(bc)+1 {
-			return nil
+			return "", nil
 		}
 		for i := range bc {
 			if bc[i].Name != ac[i].Name {
-				return nil
+				return "", nil
 			}
 		}
 		col := ac[len(bc)]
@@ -72,10 +72,10 @@ func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, 
 				return nil
 			})
 		if err != nil {
-			return fmt.Errorf("sqlite: reading the foreign keys of %s: %w", newName, err)
+			return "", fmt.Errorf("sqlite: reading the foreign keys of %s: %w", newName, err)
 		}
 		if inKey {
-			return nil
+			return "a foreign key of the table uses the column, so SQLite cannot drop it", nil
 		}
 		undo := []string{"ALTER TABLE " + table(newName) + " DROP COLUMN " + QuoteIdent(col.Name)}
 		var redo []string
@@ -84,11 +84,75 @@ func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, 
 		}
 		set(undo, redo)
 		if col.Generated {
-			return nil // computed: dropping it destroys nothing
+			return "", nil // computed: dropping it destroys nothing
 		}
-		return t.addedColumnCheck(ctx, newName, col.Name, after.Revert)
+		return "", t.addedColumnCheck(ctx, newName, col.Name, after.Revert)
+	case "DROP COLUMN":
+		return t.dropColumnReverts(ctx, m, nm, before, after)
 	}
-	return nil
+	return "", nil
+}
+
+// dropColumnReverts attaches the revert of a DROP COLUMN: ADD COLUMN with
+// the column's definition as the CREATE statement spelled it, which puts
+// it last, then each row's value from the images, matched by key. The
+// definition that gives is read by trying the ADD COLUMN at once, in a
+// savepoint rolled back at once (it only changes the schema), and is
+// what the revert must give again. It returns why there is none.
+func (t *tx) dropColumnReverts(ctx context.Context, m, nm *tableMeta, before, after *engine.Definition) (string, error) {
+	bc, ac := m.info.Columns, nm.info.Columns
+	if len(bc) != len(ac)+1 {
+		return "", nil
+	}
+	gone := len(ac)
+	for i := range ac {
+		if bc[i].Name != ac[i].Name {
+			gone = i
+			break
+		}
+	}
+	col := bc[gone]
+	switch {
+	case m.info.KeyKind == engine.KeyRow:
+		return "the table has no primary key or unique key to match its rows by", nil
+	case slices.Contains(m.info.Key, gone):
+		return "the column is part of the key its rows are matched by", nil
+	case col.Generated:
+		return "the column is generated", nil
+	}
+	def, ok := columnDefText(m.sql, col.Name)
+	if !ok {
+		return "its definition could not be found in the table's CREATE statement", nil
+	}
+	table := "main." + QuoteIdent(nm.info.Name)
+	add := "ALTER TABLE " + table + " ADD COLUMN " + def
+	if err := t.c.cc.exec(ctx, "SAVEPOINT lifebelt_trial"); err != nil {
+		return "", fmt.Errorf("sqlite: %w", err)
+	}
+	var expect *engine.Definition
+	tried := t.c.cc.exec(ctx, add)
+	var err error
+	if tried == nil {
+		expect, err = t.TableDefinition(ctx, "", nm.info.Name)
+	}
+	// The schema read in between is no longer the schema: it must not be
+	// taken for a later one that reaches the same schema version.
+	t.c.meta = nil
+	if rerr := t.c.cc.exec(ctx, "ROLLBACK TO lifebelt_trial; RELEASE lifebelt_trial"); rerr != nil {
+		return "", fmt.Errorf("sqlite: rolling back the trial of %q: %w", add, rerr)
+	}
+	switch {
+	case err != nil:
+		return "", err
+	case tried != nil:
+		return "SQLite cannot add it back: " + tried.Error(), nil
+	case expect == nil:
+		return "", fmt.Errorf("sqlite: table %s not found after trying %q", nm.info.Name, add)
+	}
+	expect.Revert, expect.At = nil, nil
+	after.Revert = &engine.Revert{Name: nm.info.Name, Statements: []string{add}, Fill: []string{col.Name}, Exact: true, Expect: expect}
+	before.Revert = &engine.Revert{Name: m.info.Name, Statements: []string{"ALTER TABLE main." + QuoteIdent(m.info.Name) + " DROP COLUMN " + QuoteIdent(col.Name)}, ImageFirst: true, Exact: true}
+	return "", nil
 }
 
 // renameTarget spells the new name of a rename: bare when it is a plain
@@ -155,6 +219,41 @@ func (t *tx) addedColumnCheck(ctx context.Context, table, column string, r *engi
 		Reason: "%d row(s) of " + esc(table) + " hold values in column " + esc(column) + " other than the one the ALTER gave every row (" + esc(shown) + "): dropping the column would lose them",
 	})
 	return nil
+}
+
+// columnDefText finds the definition of column name in a CREATE TABLE
+// statement, as written there: from the name to the comma or parenthesis
+// that ends it, comments included, outer whitespace not.
+func columnDefText(create, name string) (string, bool) {
+	toks := lexTokens(create, 0)
+	depth, start := 0, -1
+	for i, tk := range toks {
+		switch tk.punct {
+		case '(':
+			depth++
+			if depth == 1 {
+				start = i + 1
+			}
+			continue
+		case ')', ',':
+			if depth == 1 && start >= 0 && start < i {
+				first := toks[start]
+				constraint := !first.quoted && slices.Contains([]string{"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"}, first.word)
+				if !constraint && first.ident != "" && strings.EqualFold(first.ident, name) {
+					return strings.TrimSpace(create[first.start:tk.start]), true
+				}
+			}
+			if tk.punct == ')' {
+				depth--
+				if depth == 0 {
+					return "", false
+				}
+			} else if depth == 1 {
+				start = i + 1
+			}
+		}
+	}
+	return "", false
 }
 
 // addedColumnText finds the column definition ADD COLUMN put into a
@@ -304,9 +403,15 @@ func (t *tx) TryDDL(ctx context.Context, stmts []string, verify func(context.Con
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	back := func(what string, ferr error) (error, error) {
+		// A schema read since is gone with the savepoint; a later change
+		// may reach the same schema version with another schema.
+		t.c.meta = nil
 		if rerr := t.c.cc.exec(ctx, "ROLLBACK TO lifebelt_revert; RELEASE lifebelt_revert"); rerr != nil {
 			return nil, fmt.Errorf("sqlite: rolling back %q (%v): %w", what, ferr, rerr)
 		}
+		// Triggers a Fill suspended (dropped) since are back with the
+		// rollback, as they were when the savepoint was set.
+		t.suspended = nil
 		return fmt.Errorf("%s: %w", what, ferr), nil
 	}
 	for _, s := range stmts {

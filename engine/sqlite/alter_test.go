@@ -18,12 +18,14 @@ func undoWith(t *testing.T, s *engine.Session, opt engine.UndoOptions) *engine.U
 	return rep
 }
 
-// DROP COLUMN images every row (the values are gone afterwards); undo
-// leaves the column dropped, says so, and undoes the rest of the session.
-func TestUndoAlterDropColumnSkipped(t *testing.T) {
-	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, gone TEXT)`,
-		`INSERT INTO t VALUES (1, 'x', 'lost?'), (2, 'y', NULL)`)
-	seqs := enginetest.CommitAll(t, s, `ALTER TABLE t DROP COLUMN gone`, `UPDATE t SET a = 'z'`)
+// DROP COLUMN images every row; undo adds the column back last, with its
+// definition as the CREATE statement spelled it, and every row's value,
+// and undoes the rest of the session around it.
+func TestUndoAlterDropColumn(t *testing.T) {
+	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT,
+		"gone ""x""" TEXT COLLATE NOCASE DEFAULT 'd' CHECK ("gone ""x""" <> 'bad') /* kept */, z BLOB)`,
+		`INSERT INTO t VALUES (1, 'x', 'lost?', x'00ff'), (2, 'y', NULL, NULL)`)
+	seqs := enginetest.CommitAll(t, s, `ALTER TABLE t DROP COLUMN "gone ""x"""`, `UPDATE t SET a = 'z'`)
 	e, err := s.Journal().Entry(seqs[0])
 	if err != nil {
 		t.Fatal(err)
@@ -32,16 +34,75 @@ func TestUndoAlterDropColumnSkipped(t *testing.T) {
 		t.Errorf("DROP COLUMN imaged %d rows, want 2", e.ImageCount)
 	}
 	rep := undoWith(t, s, engine.UndoOptions{})
-	if len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0], "does not undo automatically") || !strings.Contains(rep.Skipped[0], "rows it rewrote are in the journal") {
-		t.Fatalf("skipped %q", rep.Skipped)
+	if !rep.Complete() {
+		t.Fatalf("undo: conflicts %v, skipped %q", rep.Conflicts, rep.Skipped)
 	}
-	if got := enginetest.Joined(t, db, `SELECT group_concat(id || a, ',') FROM (SELECT * FROM t ORDER BY id)`); got != "1x,2y" {
+	if got := enginetest.Joined(t, db, `SELECT group_concat(concat_ws('/', id, a, hex(z), "gone ""x""", typeof("gone ""x""")), ',') FROM (SELECT * FROM t ORDER BY id)`); got != "1/x/00FF/lost?/text,2/y//null" {
 		t.Errorf("rows after undo: %s (report %+v)", got, rep)
+	}
+	want := `CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT,
+		z BLOB, "gone ""x""" TEXT COLLATE NOCASE DEFAULT 'd' CHECK ("gone ""x""" <> 'bad') /* kept */)`
+	if got := enginetest.Joined(t, db, `SELECT sql FROM sqlite_schema WHERE name = 't'`); got != want {
+		t.Errorf("definition after undo:\n%s\nwant:\n%s", got, want)
+	}
+	// A CHECK the values no longer pass (someone could not have written
+	// them: the column was not there) is not the case; a value the column
+	// gets back still has to pass it, and does.
+	if n := enginetest.Joined(t, db, `SELECT count(*) FROM t WHERE "gone ""x""" = 'LOST?'`); n != "1" {
+		t.Errorf("the column's collation did not come back: %s", n)
 	}
 }
 
-// A column added with a foreign key cannot be dropped by SQLite: undo says
-// it does not undo that ALTER rather than fail.
+// DROP COLUMN is left to people, saying why, where SQLite cannot add the
+// column back (NOT NULL without a default) or its rows have no key.
+func TestUndoAlterDropColumnNotReverted(t *testing.T) {
+	s, _ := enginetest.SessionOn(t, harness, `CREATE TABLE nn (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`,
+		`INSERT INTO nn VALUES (1, 'v')`, // SQLite adds such a column to an empty table only
+		`CREATE TABLE nokey (a INTEGER, v TEXT)`)
+	for q, why := range map[string]string{
+		`ALTER TABLE nn DROP COLUMN v`:    "SQLite cannot add it back: Cannot add a NOT NULL column with default value NULL",
+		`ALTER TABLE nokey DROP COLUMN v`: "no primary key or unique key",
+	} {
+		p, err := s.Execute(context.Background(), q, engine.ExecuteOptions{Confirm: s.ConfirmName()})
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		warn := strings.Join(p.Statements[0].Warnings, " ")
+		if err := p.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(warn, "does not undo this change automatically") || !strings.Contains(warn, why) {
+			t.Errorf("%s: warnings %q, want the reason %q", q, warn, why)
+		}
+		rep := undoWith(t, s, engine.UndoOptions{Entries: []int64{p.Statements[0].Seq}, DryRun: true})
+		if len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0], "rows it rewrote are in the journal") {
+			t.Errorf("undo of %s: skipped %q", q, rep.Skipped)
+		}
+	}
+}
+
+// The trial ADD COLUMN that reads the undo's definition is rolled back:
+// a later ALTER in the same batch that reaches the same schema version
+// is recorded with its own definition, not the trial's.
+func TestDropColumnTrialLeavesNoSchema(t *testing.T) {
+	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT)`, `INSERT INTO t VALUES (1, 'a', 'b')`)
+	seqs := enginetest.CommitAll(t, s, "ALTER TABLE t DROP COLUMN b; ALTER TABLE t ADD COLUMN c TEXT")
+	objs, err := s.Journal().Objects(seqs[0] + 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 1 || objs[0].After == nil || !strings.Contains(objs[0].After.Text, "c TEXT") || strings.Contains(objs[0].After.Text, "b TEXT") {
+		t.Fatalf("the ADD COLUMN after the drop recorded %+v", objs)
+	}
+	rep := undoWith(t, s, engine.UndoOptions{})
+	if !rep.Complete() {
+		t.Fatalf("undo: conflicts %v, skipped %q", rep.Conflicts, rep.Skipped)
+	}
+	if got := enginetest.Joined(t, db, `SELECT sql FROM sqlite_schema WHERE name = 't'`); got != `CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT)` {
+		t.Errorf("definition after undo: %s", got)
+	}
+}
+
 func TestUndoAlterAddColumnWithReference(t *testing.T) {
 	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE p (id INTEGER PRIMARY KEY)`, `CREATE TABLE t (id INTEGER PRIMARY KEY)`)
 	enginetest.CommitAll(t, s, `ALTER TABLE t ADD COLUMN pid INTEGER REFERENCES p(id)`)
@@ -107,5 +168,35 @@ func TestAlterDropColumnImpact(t *testing.T) {
 	defer p.Rollback(context.Background())
 	if len(p.Impact) != 1 || p.Impact[0].Deleted != 1 || p.Impact[0].Rewritten != 2 || p.RowsChanged() != 3 {
 		t.Fatalf("impact %+v, rows changed %d; want 1 deleted, 2 rewritten, 3 changed", p.Impact, p.RowsChanged())
+	}
+}
+
+// A DROP COLUMN whose values no longer pass the column's CHECK is a
+// conflict: its revert is rolled back, triggers the fill suspended are
+// there as before, and the rest of the session is undone. Once the data
+// allows it, the column comes back, without firing the table's triggers.
+func TestUndoDropColumnFillFails(t *testing.T) {
+	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT CHECK (b <> a))`,
+		`CREATE TABLE log (n INTEGER)`, `CREATE TRIGGER t_upd AFTER UPDATE ON t BEGIN INSERT INTO log VALUES (1); END`,
+		`INSERT INTO t VALUES (1, 'x', 'y')`, `CREATE TABLE o (id INTEGER PRIMARY KEY, v TEXT)`, `INSERT INTO o VALUES (1, 'o')`)
+	seqs := enginetest.CommitAll(t, s, `UPDATE o SET v = 'p'`, `ALTER TABLE t DROP COLUMN b`)
+	enginetest.ExecAll(t, db, `UPDATE t SET a = 'y'`)
+	rep := undoWith(t, s, engine.UndoOptions{})
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "CHECK constraint failed") || len(rep.Entries) != 1 || rep.Entries[0] != seqs[0] {
+		t.Fatalf("undo: entries %v, conflicts %+v", rep.Entries, rep.Conflicts)
+	}
+	state := func() string {
+		return enginetest.Joined(t, db, `SELECT (SELECT count(*) FROM sqlite_schema WHERE type = 'trigger') || '/' || (SELECT count(*) FROM log) || '/' || (SELECT v FROM o)`)
+	}
+	if got := state(); got != "1/1/o" {
+		t.Fatalf("triggers/log rows/o after the conflict: %s, want 1/1/o", got)
+	}
+	enginetest.ExecAll(t, db, `UPDATE t SET a = 'x'`)
+	rep = undoWith(t, s, engine.UndoOptions{Entries: seqs[1:]})
+	if !rep.Complete() {
+		t.Fatalf("undo once the data allows it: conflicts %+v", rep.Conflicts)
+	}
+	if got := state() + " " + enginetest.Joined(t, db, `SELECT b FROM t`); got != "1/2/o y" {
+		t.Errorf("triggers/log rows/o and b after the undo: %s, want 1/2/o y", got)
 	}
 }

@@ -78,7 +78,7 @@ func (t *tx) change(ctx context.Context, s *cstmt, text string, p *plan, sink en
 		action, newName := alterAction(text)
 		if action == "DROP COLUMN" {
 			// The column's values are gone afterwards: every row is imaged,
-			// for people (undo does not put the column back).
+			// for undo to put them back (and for people).
 			if obj.Table, err = t.imageAllRows(ctx, m, sink); err != nil {
 				return engine.Result{}, err
 			}
@@ -101,7 +101,8 @@ func (t *tx) change(ctx context.Context, s *cstmt, text string, p *plan, sink en
 				return err
 			}
 			obj.After = &def
-			if err := t.alterReverts(ctx, action, m, nm, obj.Before, obj.After); err != nil {
+			why, err := t.alterReverts(ctx, action, m, nm, obj.Before, obj.After)
+			if err != nil {
 				return err
 			}
 			if err := sink.Object(obj); err != nil {
@@ -109,8 +110,11 @@ func (t *tx) change(ctx context.Context, s *cstmt, text string, p *plan, sink en
 			}
 			if obj.After.Revert == nil {
 				msg := fmt.Sprintf("ALTER TABLE %s: its definition before and after was recorded; Lifebelt does not undo this change automatically", QuoteIdent(m.info.Name))
+				if why != "" {
+					msg += " (" + why + ")"
+				}
 				if obj.Table != 0 {
-					msg += " (its rows were imaged because the change drops column values)"
+					msg += "; its rows were imaged because the change drops column values"
 				}
 				sink.Warn(msg)
 			}

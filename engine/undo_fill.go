@@ -1,0 +1,120 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"lifebelt/journal"
+)
+
+// filled counts what a Revert's Fill did.
+type filled struct {
+	rows int64 // rows whose columns got their values back
+	gone int64 // imaged rows no longer there
+}
+
+func (f filled) note(seq int64, table string, r *Revert) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "entry %d: column(s) %s of %s came back with the values of %d row(s)", seq, strings.Join(r.Fill, ", "), table, f.rows)
+	if r.Expect != nil {
+		b.WriteString(", as the table's last column(s): a column added to a table goes at its end")
+	}
+	if f.gone > 0 {
+		fmt.Fprintf(&b, "; %d row(s) deleted since keep their values only in the journal (lifebelt journal show)", f.gone)
+	}
+	return b.String()
+}
+
+// fill sets the columns r adds back to the values imaged with the change
+// o of entry seq (its Table handle), matching rows by key: the rows are
+// locked and read first, and rows gone since are counted, not a problem.
+// It runs inside the revert's savepoint; a problem rolls the revert back.
+func (u *undoer) fill(ctx context.Context, seq int64, o ObjectImage, r *Revert, f *filled) (problem, err error) {
+	t, ok := u.tables[o.Table]
+	if o.Table == 0 || !ok {
+		return fmt.Errorf("the journal holds no rows of %s to fill column(s) %s from", qname(o.Schema, o.Name), strings.Join(r.Fill, ", ")), nil
+	}
+	if t.KeyKind == KeyRow || len(t.Key) == 0 {
+		return fmt.Errorf("the rows of %s have no key to match them by", qname(o.Schema, o.Name)), nil
+	}
+	// The narrowed table: its key columns, which Update leaves alone
+	// (marked generated), then the filled columns.
+	nt := TableInfo{Schema: r.Schema, Name: r.Name, KeyKind: t.KeyKind}
+	var from []int
+	inKey := map[int]bool{}
+	for i, k := range t.Key {
+		c := t.Columns[k]
+		c.Generated = true
+		nt.Columns = append(nt.Columns, c)
+		nt.Key = append(nt.Key, i)
+		from = append(from, k)
+		inKey[k] = true
+	}
+	for _, name := range r.Fill {
+		k := -1
+		for i, c := range t.Columns {
+			if c.Name == name {
+				k = i
+				break
+			}
+		}
+		switch {
+		case k < 0:
+			return fmt.Errorf("the journal holds no values of column %s of %s", name, qname(o.Schema, o.Name)), nil
+		case inKey[k]:
+			return fmt.Errorf("column %s of %s is part of the key its rows were imaged by", name, qname(o.Schema, o.Name)), nil
+		}
+		c := t.Columns[k]
+		c.Generated, c.Identity = false, ""
+		nt.Columns = append(nt.Columns, c)
+		from = append(from, k)
+	}
+	nk := len(nt.Key)
+	var failed error
+	err = u.s.j.ImageChunks(seq, false, undoBatch, func(imgs []journal.Image) error {
+		var keys, rows [][]Value
+		for _, im := range imgs {
+			if im.Table != o.Table || im.Before == nil {
+				continue
+			}
+			row := make([]Value, len(from))
+			for i, k := range from {
+				row[i] = im.Before[k]
+			}
+			keys, rows = append(keys, row[:nk:nk]), append(rows, row)
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		found, err := u.ap.Fetch(ctx, nt, keys)
+		if err != nil {
+			failed = err
+			return errStop
+		}
+		var k2, r2 [][]Value
+		for i, fd := range found {
+			if fd.Count == 0 {
+				f.gone++
+				continue
+			}
+			k2, r2 = append(k2, keys[i]), append(r2, rows[i])
+		}
+		if len(k2) == 0 {
+			return nil
+		}
+		if err := u.ap.Update(ctx, nt, k2, r2); err != nil {
+			failed = err
+			return errStop
+		}
+		f.rows += int64(len(k2))
+		return nil
+	})
+	if failed != nil {
+		if ctx.Err() != nil {
+			return nil, failed
+		}
+		return fmt.Errorf("putting back the values of column(s) %s: %w", strings.Join(r.Fill, ", "), failed), nil
+	}
+	return nil, err
+}
