@@ -604,16 +604,24 @@ func TestDryRunOfReadOnlyJournal(t *testing.T) {
 }
 
 // journal show marks the rows an ALTER imaged (dropped column values) as
-// kept for reference, not as deleted rows undo would put back.
+// kept for reference, not as deleted rows undo would put back, and says
+// that undo fills the dropped column from them. DROP COLUMN needs the
+// confirmation naming the database.
 func TestShowKeptRows(t *testing.T) {
 	db := newDB(t)
 	r := run(t, "exec", "--target", "sqlite:"+db, "-c", "ALTER TABLE items DROP COLUMN qty")
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "ALTER TABLE … DROP COLUMN on items) is destructive") {
+		t.Fatalf("DROP COLUMN without --confirm: %d %s", r.code, r.stderr)
+	}
+	r = run(t, "exec", "--target", "sqlite:"+db, "--confirm", filepath.Base(db), "-c", "ALTER TABLE items DROP COLUMN qty")
 	if r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	j := journalOf(t, r.stdout)
 	r = run(t, "journal", "show", j, "--entry", "1")
-	if r.code != 0 || !strings.Contains(r.stdout, "kept for reference") || !strings.Contains(r.stdout, "K items key (1)") || strings.Contains(r.stdout, "D items") {
+	if r.code != 0 || !strings.Contains(r.stdout, "kept for reference: undo puts back their values of column(s) qty, matched by key") ||
+		!strings.Contains(r.stdout, "K items key (1)") || strings.Contains(r.stdout, "D items") ||
+		!strings.Contains(r.stdout, "-- each row still there gets back its value of column(s) qty from the images, matched by key") {
 		t.Errorf("journal show:\n%s%s", r.stdout, r.stderr)
 	}
 }

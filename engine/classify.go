@@ -27,6 +27,7 @@ func classifyTokens(st *Statement, toks []token, syn Syntax) {
 	r := c.stmt(toks)
 	st.Kind, st.Verb, st.Object, st.Targets = r.Kind, r.Verb, r.Object, r.Targets
 	st.HasWhere, st.Cascade, st.OrReplace, st.IfExists = r.HasWhere, r.Cascade, r.OrReplace, r.IfExists
+	st.DropsColumn = r.DropsColumn
 }
 
 // stmt classifies one statement (or a parenthesised part of one whose
@@ -59,7 +60,9 @@ func (c *classifier) stmt(toks []token) Statement {
 	case "INSERT", "REPLACE", "UPDATE", "DELETE", "MERGE":
 		return c.dml(toks, verb)
 	case "CREATE", "ALTER", "DROP", "TRUNCATE", "COMMENT", "RENAME", "GRANT", "REVOKE":
-		return c.ddl(toks, verb)
+		st := c.ddl(toks, verb)
+		st.DropsColumn = verb == "ALTER" && st.Object == "TABLE" && dropsColumn(toks)
+		return st
 	case "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ABORT", "PREPARE", "SAVE":
 		return c.tx(toks, verb)
 	}
@@ -557,6 +560,51 @@ func (c *classifier) onTable(toks []token, i int, st *Statement) {
 
 // cascades reports a CASCADE at the statement's level that is not a
 // referential action (ON DELETE CASCADE).
+// dropsColumn reports whether ALTER TABLE text drops a column: DROP
+// [COLUMN] name at the statement's level, not DROP CONSTRAINT, DROP
+// DEFAULT and the like (PostgreSQL, MySQL) or a DROP inside ALTER COLUMN.
+func dropsColumn(toks []token) bool {
+	for i, t := range toks {
+		if t.depth != toks[0].depth || !t.is("DROP") {
+			continue
+		}
+		next := tokAt(toks, i+1)
+		switch {
+		case next.is("COLUMN"):
+			return true
+		case next.isAny("CONSTRAINT", "DEFAULT", "NOT", "INDEX", "KEY", "PRIMARY", "FOREIGN", "CHECK", "PARTITION",
+			"IDENTITY", "EXPRESSION", "PERIOD", "SYSTEM", "TRIGGER", "RULE", "STATISTICS"):
+			continue
+		case tokAt(toks, i-1).isAny("SET", "ALTER", "ON", "RENAME", "COLUMN", "TO"):
+			continue
+		}
+		// ALTER [COLUMN] c DROP ... changes a column, it drops none.
+		if inAlterColumn(toks, i) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// inAlterColumn reports whether the DROP at toks[i] belongs to an ALTER
+// [COLUMN] name subcommand (the last ALTER or comma before it decides).
+func inAlterColumn(toks []token, i int) bool {
+	for j := i - 1; j > 1; j-- {
+		t := toks[j]
+		if t.depth != toks[0].depth {
+			continue
+		}
+		if t.punct(',') {
+			return false
+		}
+		if t.is("ALTER") || t.is("MODIFY") || t.is("CHANGE") {
+			return true
+		}
+	}
+	return false
+}
+
 func cascades(toks []token) bool {
 	for i, t := range toks {
 		if t.depth == toks[0].depth && t.is("CASCADE") && !tokAt(toks, i-1).isAny("DELETE", "UPDATE") {

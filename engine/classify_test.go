@@ -284,6 +284,15 @@ func TestDestructive(t *testing.T) {
 		{"insert into t values (1)", false},
 		{"explain analyze delete from t", true},
 		{"explain delete from t", false},
+		// DROP COLUMN destroys the column's values in every row.
+		{"alter table t drop column b", true},
+		{"alter table t drop b", true},
+		{"alter table t add c int, drop \"c d\"", true},
+		{"alter table t alter column b drop default", false},
+		{"alter table t alter b drop not null, drop constraint k", false},
+		{"alter table t drop constraint k, alter column b set not null", false},
+		{"alter table t rename column drop to x", false},
+		{"alter table t add column drop_it int", false},
 	}
 	for _, tt := range tests {
 		sts, err := SplitSQL(tt.in, SyntaxPostgres)

@@ -174,6 +174,9 @@ func (s *Session) check(stmts []Statement, opt ExecuteOptions) error {
 			if (st.Verb == "UPDATE" || st.Verb == "DELETE") && !st.HasWhere {
 				what += " without WHERE"
 			}
+			if st.DropsColumn {
+				what = "ALTER TABLE … DROP COLUMN"
+			}
 			return &ConfirmationError{Statement: st, What: what, Database: s.ConfirmName()}
 		}
 	}

@@ -60,16 +60,22 @@ type Statement struct {
 	Cascade   bool // DROP/TRUNCATE ... CASCADE
 	OrReplace bool // CREATE OR REPLACE
 	IfExists  bool // DROP ... IF EXISTS
+	// DropsColumn: ALTER TABLE ... DROP [COLUMN], which destroys the
+	// column's values in every row.
+	DropsColumn bool
 }
 
 // Destructive reports whether the statement needs a confirmation naming the
-// target database: DROP, TRUNCATE, and UPDATE or DELETE without WHERE.
+// target database: DROP, TRUNCATE, ALTER TABLE ... DROP COLUMN, and UPDATE
+// or DELETE without WHERE.
 func (s Statement) Destructive() bool {
 	switch s.Verb {
 	case "DROP", "TRUNCATE":
 		return true
 	case "UPDATE", "DELETE":
 		return !s.HasWhere
+	case "ALTER":
+		return s.DropsColumn
 	}
 	return false
 }

@@ -142,3 +142,53 @@ func TestDeleteMillionRowsMemory(t *testing.T) {
 		t.Errorf("peak heap %d MB exceeds 300 MB", sink.peak>>20)
 	}
 }
+
+// BenchmarkDeleteReturningFloor measures what any capture of a DELETE's
+// rows through the server costs before Lifebelt does anything with them,
+// against the bare DELETE of the same 100,000 rows, each in a transaction
+// rolled back: the server sending every deleted row to a client that only
+// reads the bytes (DELETE ... RETURNING *, raw), and the server formatting
+// them with no client at all (COPY (DELETE ... RETURNING *) TO '/dev/null',
+// text and binary: the server writes the file itself, so this needs a
+// superuser or pg_write_server_files, as the test server has).
+func BenchmarkDeleteReturningFloor(b *testing.B) {
+	c := benchTable(b, 100000)
+	ctx := context.Background()
+	steps := []struct{ name, sql string }{
+		{"bare", "DELETE FROM t"},
+		{"returning-to-client", "DELETE FROM t RETURNING *"},
+		{"copy-text-devnull", "COPY (DELETE FROM t RETURNING *) TO '/dev/null'"},
+		{"copy-binary-devnull", "COPY (DELETE FROM t RETURNING *) TO '/dev/null' (FORMAT binary)"},
+	}
+	took := make([]time.Duration, len(steps))
+	for i := 0; i < b.N; i++ {
+		for k, s := range steps {
+			tx, err := c.pg.Begin(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			rr := tx.Conn().PgConn().ExecParams(ctx, s.sql, nil, nil, nil, nil)
+			rows := 0
+			for rr.NextRow() {
+				_ = rr.Values()
+				rows++
+			}
+			if _, err := rr.Close(); err != nil {
+				b.Fatalf("%s: %v", s.sql, err)
+			}
+			took[k] += time.Since(start)
+			tx.Rollback(ctx)
+			if k == 1 && rows != 100000 {
+				b.Fatalf("RETURNING sent %d rows, want 100000", rows)
+			}
+		}
+	}
+	n := float64(b.N)
+	for k, s := range steps {
+		b.ReportMetric(float64(took[k].Microseconds())/n/1000, s.name+"-ms/op")
+		if k > 0 {
+			b.ReportMetric(float64(took[k])/float64(took[0]), s.name+"/bare")
+		}
+	}
+}

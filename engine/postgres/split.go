@@ -419,6 +419,11 @@ func classifyDDL(n *pg_query.Node, st *engine.Statement) {
 		s := n.GetAlterTableStmt()
 		ddl("ALTER", objectTypeName(s.Objtype), rangeVarName(s.Relation))
 		st.IfExists = s.MissingOk
+		for _, c := range s.Cmds {
+			if c.GetAlterTableCmd().GetSubtype() == pg_query.AlterTableType_AT_DropColumn {
+				st.DropsColumn = true
+			}
+		}
 	case n.GetAlterSeqStmt() != nil:
 		ddl("ALTER", "SEQUENCE", rangeVarName(n.GetAlterSeqStmt().Sequence))
 	case n.GetRenameStmt() != nil:

@@ -199,3 +199,25 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+// ALTER TABLE ... DROP COLUMN destroys the column's values: it needs the
+// confirmation naming the database; other DROPs inside ALTER TABLE do not.
+func TestSplitDropColumnDestructive(t *testing.T) {
+	for in, want := range map[string]bool{
+		`ALTER TABLE t DROP COLUMN b`:                               true,
+		`ALTER TABLE IF EXISTS ONLY t ADD c int, DROP "drop"`:       true,
+		`ALTER TABLE t ALTER b DROP DEFAULT, DROP CONSTRAINT k`:     false,
+		`ALTER TABLE t ALTER COLUMN b DROP NOT NULL`:                false,
+		`ALTER TABLE t RENAME COLUMN "drop" TO x`:                   false,
+		`ALTER TABLE t ALTER COLUMN b DROP IDENTITY IF EXISTS`:      false,
+		`ALTER TABLE t DROP CONSTRAINT k, ALTER b SET STATISTICS 1`: false,
+	} {
+		sts, err := split(in)
+		if err != nil || len(sts) != 1 {
+			t.Fatalf("%s: %v %v", in, sts, err)
+		}
+		if got := sts[0].Destructive(); got != want {
+			t.Errorf("%s: Destructive() = %v, want %v", in, got, want)
+		}
+	}
+}

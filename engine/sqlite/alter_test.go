@@ -161,7 +161,7 @@ func TestUndoAlterAddColumnTableOptions(t *testing.T) {
 func TestAlterDropColumnImpact(t *testing.T) {
 	s, _ := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, gone TEXT)`,
 		`INSERT INTO t VALUES (1, 'x', 'y'), (2, 'y', NULL), (3, 'z', 'w')`)
-	p, err := s.Execute(context.Background(), `DELETE FROM t WHERE id = 3; ALTER TABLE t DROP COLUMN gone`, engine.ExecuteOptions{})
+	p, err := s.Execute(context.Background(), `DELETE FROM t WHERE id = 3; ALTER TABLE t DROP COLUMN gone`, engine.ExecuteOptions{Confirm: s.ConfirmName()})
 	if err != nil {
 		t.Fatal(err)
 	}
