@@ -87,6 +87,16 @@ type Reverter interface {
 	ObjectDefinition(ctx context.Context, kind, schema, name string) (*Definition, error)
 }
 
+// OrderBlind is an optional Reverter capability: SameDefinitionAnyOrder
+// compares two definitions of a table as SameDefinition does, except for
+// the order of its columns (and of what is listed in that order). Reverts
+// that add dropped columns back (Revert.Fill) compare with it: each puts
+// its columns last, so undoing two DROP COLUMNs of one table leaves the
+// columns of the first in another order than the second recorded.
+type OrderBlind interface {
+	SameDefinitionAnyOrder(a, b *Definition) bool
+}
+
 // CheckFailed is a RevertCheck query the data made fail (a value a cast
 // refuses): the change is a conflict, not a failed undo.
 type CheckFailed struct{ Err error }

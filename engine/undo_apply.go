@@ -289,6 +289,10 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 		return nil
 	}
 	name := qname(r.Schema, r.Name)
+	same := rv.SameDefinition
+	if ob, ok := rv.(OrderBlind); ok && len(r.Fill) > 0 {
+		same = ob.SameDefinitionAnyOrder
+	}
 	cur, err := rv.TableDefinition(ctx, r.Schema, r.Name)
 	if err != nil {
 		return err
@@ -298,7 +302,7 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 		u.conflict(Conflict{Table: name, Reason: "the altered table is gone; its ALTER was not undone"})
 		u.keep(seq, o)
 		return nil
-	case !rv.SameDefinition(cur, o.After):
+	case !same(cur, o.After):
 		u.conflict(Conflict{Table: name, Reason: "the table's definition changed since the " + what + " (a later change by someone else, or an entry not undone" + firstDifference(o.After, cur) + "); the " + what + " was not undone"})
 		u.keep(seq, o)
 		return nil
@@ -370,7 +374,7 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 			return nil, nil
 		}
 		now, err := rv.TableDefinition(ctx, o.Schema, o.Name)
-		if err != nil || (now != nil && rv.SameDefinition(now, want)) {
+		if err != nil || (now != nil && same(now, want)) {
 			return nil, err
 		}
 		diff := ""
@@ -408,7 +412,7 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 	if err != nil {
 		return err
 	}
-	if now == nil || !rv.SameDefinition(now, want) {
+	if now == nil || !same(now, want) {
 		u.rep.Notes = append(u.rep.Notes, fmt.Sprintf("entry %d: after undoing its ALTER, the text of the definition of %s differs from the one recorded before the ALTER (SQLite quotes a renamed name); compare them with lifebelt journal show", seq, qname(o.Schema, o.Name)))
 	}
 	if now == nil {

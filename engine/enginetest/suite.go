@@ -40,6 +40,7 @@ var contractCases = []contractCase{
 	{"UndoAlterInterleaved", testUndoAlterInterleaved},
 	{"UndoAlterLeftInPlace", testUndoAlterLeftInPlace},
 	{"UndoDropColumn", testUndoDropColumn},
+	{"UndoDropColumnsOneByOne", testUndoDropColumnsOneByOne},
 	{"UndoPartlyThenAgain", testUndoPartlyThenAgain},
 	{"UndoAlterRenameWithReferences", testUndoAlterRenameWithReferences},
 	{"UndoAlterRenameStillChecksReferences", testUndoAlterRenameStillChecksReferences},

@@ -354,3 +354,29 @@ func testUndoDropColumn(t *testing.T, h Harness, nm names) {
 		t.Errorf("row 1 holds %q after undoing the UPDATE before the drop, want one", got)
 	}
 }
+
+// testUndoDropColumnsOneByOne: two DROP COLUMNs of one table, undone
+// together: the newer comes back last first, which leaves the table's
+// columns in another order than the older one recorded after it; the
+// older is undone all the same, and every value is back. Undoing that
+// undo drops both again, and undoing that brings them back once more.
+func testUndoDropColumnsOneByOne(t *testing.T, h Harness, nm names) {
+	e := newEnv(t, h, nm)
+	tb := nm.tbl("dc2", "id", "a", "b", "c")
+	e.exec(tb.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {a} text, {b} integer, {c} text)"))
+	e.exec(tb.sql("INSERT INTO {t} VALUES (1, 'a1', 10, 'c1'), (2, NULL, 20, 'c2'), (3, 'a3', NULL, NULL)"))
+	values := tb.sql("SELECT {id}, {a}, {b}, {c} FROM {t} ORDER BY {id}")
+	want := e.query(values)
+	CommitAll(t, e.s, tb.sql("ALTER TABLE {t} DROP COLUMN {a}"), tb.sql("ALTER TABLE {t} DROP COLUMN {b}"))
+	rep := e.undoComplete(engine.UndoOptions{}, "undo of both drops")
+	if rep.Rows != 6 {
+		t.Errorf("the undo wrote %d rows, want 6 (3 per column)", rep.Rows)
+	}
+	equal(t, "values after undoing both drops", e.query(values), want)
+	rep2 := e.undoComplete(engine.UndoOptions{Entries: []int64{rep.Seq}}, "undo of that undo")
+	if got := e.query(tb.sql("SELECT count(*) FROM {t}")); !slices.Equal(got, []string{"3"}) {
+		t.Fatalf("rows after undoing the undo: %v", got)
+	}
+	e.undoComplete(engine.UndoOptions{Entries: []int64{rep2.Seq}}, "undo of the undo of the undo")
+	equal(t, "values after undoing that", e.query(values), want)
+}

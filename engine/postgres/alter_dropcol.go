@@ -258,3 +258,32 @@ func constantExpr(expr string) bool {
 		}
 	}
 }
+
+// SameDefinitionAnyOrder compares two definitions as SameDefinition does,
+// except for the order of the columns: CREATE TABLE's column and
+// constraint lines, and the statements of each list (column settings and
+// comments follow the columns' order), are compared sorted.
+func (x *pgTx) SameDefinitionAnyOrder(a, b *engine.Definition) bool {
+	return slices.Equal(orderFree(a.Create), orderFree(b.Create)) && slices.Equal(orderFree(shape(a.PostData)), orderFree(shape(b.PostData)))
+}
+
+// orderFree sorts the statements, and the lines inside each CREATE TABLE
+// as tableStatements writes it.
+func orderFree(stmts []string) []string {
+	const open, sep = " (\n    ", ",\n    "
+	out := make([]string, len(stmts))
+	for i, s := range stmts {
+		if strings.HasPrefix(s, "CREATE ") {
+			if o := strings.Index(s, open); o >= 0 {
+				if c := strings.LastIndex(s, "\n)"); c > o {
+					lines := strings.Split(s[o+len(open):c], sep)
+					slices.Sort(lines)
+					s = s[:o] + open + strings.Join(lines, sep) + s[c:]
+				}
+			}
+		}
+		out[i] = s
+	}
+	slices.Sort(out)
+	return out
+}

@@ -318,6 +318,77 @@ func (t *tx) SameDefinition(a, b *engine.Definition) bool {
 // bare or quoted (SQLite writes a renamed table's name quoted), and
 // whitespace and comments do not count. Strings and numbers compare
 // exactly.
+// SameDefinitionAnyOrder compares two definitions as SameDefinition does,
+// except for the order of the items of CREATE TABLE (columns and table
+// constraints).
+func (t *tx) SameDefinitionAnyOrder(a, b *engine.Definition) bool {
+	if len(a.Create) != len(b.Create) || !slices.EqualFunc(shape(a.PostData), shape(b.PostData), sameSQL) {
+		return false
+	}
+	for i := range a.Create {
+		if !sameSQL(a.Create[i], b.Create[i]) && !sameItems(a.Create[i], b.Create[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameItems reports whether two CREATE TABLE statements are the same but
+// for the order of the items between their outer parentheses: the text
+// before and after them, and the items sorted by text, compare as sameSQL.
+func sameItems(a, b string) bool {
+	pa, ia, sa, ok := createItems(a)
+	pb, ib, sb, ok2 := createItems(b)
+	if !ok || !ok2 || len(ia) != len(ib) || !sameSQL(pa, pb) || !sameSQL(sa, sb) {
+		return false
+	}
+	key := func(item string) string {
+		var b strings.Builder
+		for _, tk := range lexTokens(item, 0) {
+			if tk.ident != "" {
+				b.WriteString(strings.ToLower(tk.ident))
+			} else {
+				b.WriteString(strings.ToLower(item[tk.start:tk.end]))
+			}
+			b.WriteByte(' ')
+		}
+		return b.String()
+	}
+	byKey := func(items []string) {
+		slices.SortFunc(items, func(x, y string) int { return strings.Compare(key(x), key(y)) })
+	}
+	byKey(ia)
+	byKey(ib)
+	return slices.EqualFunc(ia, ib, sameSQL)
+}
+
+// createItems splits a CREATE TABLE statement into the text up to its
+// first parenthesis, the items inside it (split at its commas), and the
+// text from the closing parenthesis on.
+func createItems(create string) (prefix string, items []string, suffix string, ok bool) {
+	depth, start := 0, -1
+	for _, tk := range lexTokens(create, 0) {
+		switch tk.punct {
+		case '(':
+			depth++
+			if depth == 1 && start < 0 {
+				prefix, start = create[:tk.start], tk.end
+			}
+		case ',':
+			if depth == 1 {
+				items = append(items, create[start:tk.start])
+				start = tk.end
+			}
+		case ')':
+			depth--
+			if depth == 0 && start >= 0 {
+				return prefix, append(items, create[start:tk.start]), create[tk.start:], true
+			}
+		}
+	}
+	return "", nil, "", false
+}
+
 func sameSQL(a, b string) bool {
 	if a == b {
 		return true
