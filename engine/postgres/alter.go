@@ -285,6 +285,17 @@ func (x *pgTx) Count(ctx context.Context, query string) (n int64, err error) {
 // TryDDL runs statements inside a savepoint; a failure, or a problem
 // verify reports after them, rolls back to it.
 func (x *pgTx) TryDDL(ctx context.Context, stmts []string, verify func(context.Context) (problem, err error)) (failed, err error) {
+	// With row_security off, so that a policy cannot hide rows from what
+	// verify reads or writes (a Revert's Fill): it fails instead.
+	err = x.withoutRowSecurity(ctx, func() error {
+		var err error
+		failed, err = x.tryDDL(ctx, stmts, verify)
+		return err
+	})
+	return failed, err
+}
+
+func (x *pgTx) tryDDL(ctx context.Context, stmts []string, verify func(context.Context) (problem, err error)) (failed, err error) {
 	if _, err := x.tx.Exec(ctx, "SAVEPOINT lifebelt_revert"); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -169,17 +171,28 @@ func (e *execution) rows(ctx context.Context, rel *relation, chk *snapCheck) (in
 		ct = chk.add(rel)
 	}
 	var vals []engine.Value
-	_, err = e.x.stream(ctx, fmt.Sprintf("SELECT %s FROM %s AS x", cols, rel.scan()), func(_ []pgconn.FieldDescription, row [][]byte) error {
-		if len(row) != skip+len(rel.info.Columns) {
-			return fmt.Errorf("postgres: capturing rows of %s: expected %d columns, got %d", rel.info.QualifiedName(), len(rel.info.Columns), len(row)-skip)
-		}
-		if ct != nil {
-			ct.note(string(row[0]), string(row[1]), string(row[2]))
-		}
-		vals = rawToValues(row[skip:], vals)
-		return e.sink.Row(h, engine.OpDelete, vals, nil)
+	// With row_security off, so that a policy cannot hide a row from the
+	// images while the statement destroys it: where one applies to the
+	// user, the query fails instead, and so does the statement.
+	err = e.x.withoutRowSecurity(ctx, func() error {
+		_, err := e.x.stream(ctx, fmt.Sprintf("SELECT %s FROM %s AS x", cols, rel.scan()), func(_ []pgconn.FieldDescription, row [][]byte) error {
+			if len(row) != skip+len(rel.info.Columns) {
+				return fmt.Errorf("postgres: capturing rows of %s: expected %d columns, got %d", rel.info.QualifiedName(), len(rel.info.Columns), len(row)-skip)
+			}
+			if ct != nil {
+				ct.note(string(row[0]), string(row[1]), string(row[2]))
+			}
+			vals = rawToValues(row[skip:], vals)
+			return e.sink.Row(h, engine.OpDelete, vals, nil)
+		})
+		return err
 	})
 	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42501" && strings.Contains(pe.Message, "row-level security") {
+			return 0, fmt.Errorf("postgres: %s must image every row of %s, and row-level security hides some from this role (run it as a role that bypasses row security, or as the owner without FORCE ROW LEVEL SECURITY): %w",
+				strings.TrimSpace(e.st.Verb+" "+e.st.Object), rel.info.QualifiedName(), err)
+		}
 		return 0, e.x.c.wrap("capturing the rows of "+rel.info.QualifiedName(), err)
 	}
 	return h, nil
