@@ -168,6 +168,7 @@ func (s *Session) Undo(ctx context.Context, opt UndoOptions) (*UndoReport, error
 	start := time.Now()
 	u.todo, u.blocked = map[int64]bool{}, map[string]int64{}
 	u.retry, u.doneTables = map[int64][]int64{}, map[int64]bool{}
+	u.refilled = map[string]bool{}
 	for _, e := range todo {
 		u.todo[e.Seq] = true
 	}

@@ -45,6 +45,11 @@ type undoer struct {
 	retry      map[int64][]int64
 	doneTables map[int64]bool
 	ddlRuns    int // DDL statements the undo ran (schemaChanged calls)
+	// refilled: tables (by ddlKey) whose dropped columns an undo put
+	// back, last: this one (set as it goes) or one journaled before
+	// (read once, into refilledBefore).
+	refilled       map[string]bool
+	refilledBefore map[string]bool
 }
 
 func (u *undoer) entry(ctx context.Context, e journal.Entry) error {
@@ -289,9 +294,9 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 		return nil
 	}
 	name := qname(r.Schema, r.Name)
-	same := rv.SameDefinition
-	if ob, ok := rv.(OrderBlind); ok && len(r.Fill) > 0 {
-		same = ob.SameDefinitionAnyOrder
+	same, err := u.sameDef(rv, len(r.Fill) > 0, r.Schema, r.Name, o.Schema, o.Name)
+	if err != nil {
+		return err
 	}
 	cur, err := rv.TableDefinition(ctx, r.Schema, r.Name)
 	if err != nil {
@@ -395,7 +400,10 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 	}
 	u.rep.Forced += int(forced)
 	if len(r.Fill) > 0 {
+		u.refilled[u.ddlKey(r.Schema, r.Name)] = true
+		u.refilled[u.ddlKey(o.Schema, o.Name)] = true
 		u.rep.Rows += fill.rows
+		u.rep.Forced += int(fill.gone)
 		u.rep.Notes = append(u.rep.Notes, fill.note(seq, name, r))
 	} else if o.Table != 0 && e.Kind == "undo" {
 		// Undoing a forced undo: the column is back, not the values it
@@ -620,7 +628,13 @@ func (u *undoer) dropCreated(ctx context.Context, seq int64, o ObjectImage) erro
 		if err != nil {
 			return err
 		}
-		if cur != nil && !rv.SameDefinition(cur, o.After) {
+		same := rv.SameDefinition
+		if o.Kind == "TABLE" {
+			if same, err = u.sameDef(rv, false, o.Schema, o.Name); err != nil {
+				return err
+			}
+		}
+		if cur != nil && !same(cur, o.After) {
 			u.conflict(Conflict{Table: qname(o.Schema, o.Name), Reason: fmt.Sprintf("the %s created by this entry was changed since (its definition differs from the one recorded); it was not dropped", strings.ToLower(o.Kind))})
 			return nil
 		}

@@ -21,7 +21,7 @@ func (f filled) note(seq int64, table string, r *Revert) string {
 		b.WriteString(", as the table's last column(s): a column added to a table goes at its end")
 	}
 	if f.gone > 0 {
-		fmt.Fprintf(&b, "; %d row(s) deleted since keep their values only in the journal (lifebelt journal show)", f.gone)
+		fmt.Fprintf(&b, "; forced: %d row(s) no longer found by their key (deleted, or their key changed since) keep their values only in the journal (lifebelt journal show)", f.gone)
 	}
 	return b.String()
 }
@@ -116,5 +116,57 @@ func (u *undoer) fill(ctx context.Context, seq int64, o ObjectImage, r *Revert, 
 		}
 		return fmt.Errorf("putting back the values of column(s) %s: %w", strings.Join(r.Fill, ", "), failed), nil
 	}
+	if err == nil && f.gone > 0 && !u.opt.Force {
+		// Deleted since, or their key changed: which, undo cannot tell,
+		// and a row whose key changed would lose its values silently.
+		return fmt.Errorf("%d row(s) imaged before the drop are no longer found by their key (deleted, or their key changed since), so their values of column(s) %s cannot be put back; with force the columns come back without them (their values stay in the journal)",
+			f.gone, strings.Join(r.Fill, ", ")), nil
+	}
 	return nil, err
+}
+
+// sameDef is how a table's definitions compare: as SameDefinition does,
+// or regardless of the order of its columns (OrderBlind) for a revert that
+// adds dropped columns back (fills) and for a table whose dropped columns
+// an undo has put back, last: its columns no longer stand in the order
+// the journal recorded before that. Tables are named as they are now and
+// as the change recorded them.
+func (u *undoer) sameDef(rv Reverter, fills bool, names ...string) (func(a, b *Definition) bool, error) {
+	ob, ok := rv.(OrderBlind)
+	if !ok {
+		return rv.SameDefinition, nil
+	}
+	if fills {
+		return ob.SameDefinitionAnyOrder, nil
+	}
+	if u.refilledBefore == nil {
+		u.refilledBefore = map[string]bool{}
+		entries, err := u.s.j.Entries()
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if e.Kind != "undo" {
+				continue
+			}
+			objs, err := u.s.j.Objects(e.Seq)
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range objs {
+				// An undo that filled columns records the revert it ran on
+				// the definition before it.
+				if o.Action == ActionAlter && o.Before != nil && o.Before.Revert != nil && len(o.Before.Revert.Fill) > 0 {
+					u.refilledBefore[u.ddlKey(o.Schema, o.Name)] = true
+					u.refilledBefore[u.ddlKey(o.Before.Revert.Schema, o.Before.Revert.Name)] = true
+				}
+			}
+		}
+	}
+	for i := 0; i+1 < len(names); i += 2 {
+		if k := u.ddlKey(names[i], names[i+1]); u.refilled[k] || u.refilledBefore[k] {
+			return ob.SameDefinitionAnyOrder, nil
+		}
+	}
+	return rv.SameDefinition, nil
 }

@@ -330,9 +330,16 @@ func testUndoDropColumn(t *testing.T, h Harness, nm names) {
 	e.exec(tb.sql("INSERT INTO {t} ({id}, {a}) VALUES (4, 'since')"))
 	e.exec(tb.sql("DELETE FROM {t} WHERE {id} = 3"))
 
-	rep := e.undoComplete(engine.UndoOptions{Entries: seqs[1:]}, "undo of the drop")
-	if rep.Rows != 2 {
-		t.Errorf("the undo of the drop wrote %d rows, want 2 (row 3 is gone)", rep.Rows)
+	// Row 3's value cannot go back: a conflict, and nothing changes;
+	// with force, the rest comes back.
+	rep := e.undo(engine.UndoOptions{Entries: seqs[1:]})
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "no longer found by their key") {
+		t.Fatalf("undo of the drop with a row deleted since: conflicts %+v", rep.Conflicts)
+	}
+	equal(t, "definition after the conflict", e.catalog(tb), dropped)
+	rep = e.undoComplete(engine.UndoOptions{Entries: seqs[1:], Force: true}, "forced undo of the drop")
+	if rep.Rows != 2 || rep.Forced != 1 {
+		t.Errorf("the undo of the drop wrote %d rows (forced %d), want 2 (row 3 is gone)", rep.Rows, rep.Forced)
 	}
 	equal(t, "definition after undoing the drop", e.catalog(tb), cat)
 	if got := e.query(tb.sql("SELECT {b} FROM {t} WHERE {id} = 4")); !slices.Equal(got, []string{"dflt"}) {

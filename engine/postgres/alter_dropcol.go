@@ -121,6 +121,18 @@ func planDropColumns(ctx context.Context, q querier, s *pg_query.AlterTableStmt,
 			p.why = "column " + c.name + " is generated"
 			return p, nil
 		}
+		if c.domain {
+			// A domain that refuses NULL refuses the column added back
+			// empty to a table with rows.
+			fits, err := nullFits(ctx, q, c.typ)
+			if err != nil {
+				return nil, err
+			}
+			if !fits {
+				p.why = "column " + c.name + " is of domain " + c.typ + ", which does not take NULL, so it cannot be added back empty"
+				return p, nil
+			}
+		}
 		for _, sq := range seqs {
 			if sq.col == c.num {
 				p.why = "column " + c.name + " owns sequence " + quoteQualified(sq.schema, sq.name) + ", which the drop dropped"
@@ -207,6 +219,11 @@ func dropColumnReverts(ctx context.Context, q querier, p *dropPlan, schema, name
 		}
 		adds = append(adds, add)
 		if col.notNull {
+			if col.def != "" && !constantExpr(col.def) {
+				// Every imaged value is there and not NULL: a NULL is a
+				// row added since, which gets the default.
+				then = append(then, "UPDATE ONLY "+p.tbl+" SET "+quoteIdent(c)+" = DEFAULT WHERE "+quoteIdent(c)+" IS NULL")
+			}
 			then = append(then, tbl+" ALTER COLUMN "+quoteIdent(c)+" SET NOT NULL")
 		}
 		then = append(then, col.settings(p.tbl)...)
@@ -286,4 +303,22 @@ func orderFree(stmts []string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// nullFits reports whether NULL casts to type typ (a domain may refuse it),
+// trying it in a savepoint.
+func nullFits(ctx context.Context, q querier, typ string) (bool, error) {
+	if _, err := q.Exec(ctx, "SAVEPOINT lifebelt_null"); err != nil {
+		return false, fmt.Errorf("postgres: %w", err)
+	}
+	if _, err := q.Exec(ctx, "SELECT CAST(NULL AS "+typ+")"); err != nil {
+		if _, rerr := q.Exec(ctx, "ROLLBACK TO SAVEPOINT lifebelt_null; RELEASE SAVEPOINT lifebelt_null"); rerr != nil {
+			return false, fmt.Errorf("postgres: rolling back a cast of NULL to %s (%v): %w", typ, err, rerr)
+		}
+		return false, nil
+	}
+	if _, err := q.Exec(ctx, "RELEASE SAVEPOINT lifebelt_null"); err != nil {
+		return false, fmt.Errorf("postgres: %w", err)
+	}
+	return true, nil
 }

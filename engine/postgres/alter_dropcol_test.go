@@ -62,12 +62,21 @@ func TestUndoDropColumn(t *testing.T) {
 	// changed in another column (it keeps that change), a row deleted.
 	enginetest.ExecAll(t, db, `INSERT INTO "T;d" (id, a) VALUES (4, 'four')`, `UPDATE "T;d" SET a = 'ONE' WHERE id = 1`, `DELETE FROM "T;d" WHERE id = 3`)
 
+	// The deleted row's values cannot go back: a conflict, nothing
+	// changes; with force the rest comes back.
 	rep := undoAll(t, s, engine.UndoOptions{Entries: seqs[1:]})
-	if !rep.Complete() || rep.Rows != 2 {
-		t.Fatalf("undo of the drop: rows %d, conflicts %v, skipped %v", rep.Rows, rep.Conflicts, rep.Skipped)
+	if len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0].Reason, "1 row(s) imaged before the drop are no longer found by their key") {
+		t.Fatalf("undo of the drop with a row deleted since: conflicts %+v", rep.Conflicts)
+	}
+	if got := dropColState(t, db, `"T;d"`); got != dropped {
+		t.Fatalf("the conflict changed the table:\n%s", got)
+	}
+	rep = undoAll(t, s, engine.UndoOptions{Entries: seqs[1:], Force: true})
+	if !rep.Complete() || rep.Rows != 2 || rep.Forced != 1 {
+		t.Fatalf("forced undo of the drop: rows %d, forced %d, conflicts %v, skipped %v", rep.Rows, rep.Forced, rep.Conflicts, rep.Skipped)
 	}
 	notes := strings.Join(rep.Notes, "\n")
-	if !strings.Contains(notes, `c "x", e of public.T;d came back with the values of 2 row(s), as the table's last column(s)`) || !strings.Contains(notes, "1 row(s) deleted since") {
+	if !strings.Contains(notes, `c "x", e of public.T;d came back with the values of 2 row(s), as the table's last column(s)`) || !strings.Contains(notes, "forced: 1 row(s) no longer found") {
 		t.Errorf("notes: %s", notes)
 	}
 	if got := dropColState(t, db, `"T;d"`); got != state {

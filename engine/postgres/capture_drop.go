@@ -337,17 +337,21 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 		return engine.Result{}, err
 	}
 	img := engine.ObjectImage{Kind: "TABLE", Schema: rel.info.Schema, Name: rel.info.Name, Action: engine.ActionAlter, Before: before}
+	var drop *dropPlan
+	drops := onlyDropsColumns(s)
+	if drops {
+		if drop, err = planDropColumns(ctx, e.x.tx, s, rel, oid); err != nil {
+			return engine.Result{}, err
+		}
+		// DROP COLUMN IF EXISTS of columns that are not there destroys
+		// nothing: no image, and an undo with nothing to do.
+		destroys = drop != nil
+	}
 	if destroys {
 		if img.Table, err = e.rows(ctx, rel, chk); err != nil {
 			return engine.Result{}, err
 		}
 		if err := e.checkConcurrent(ctx, chk); err != nil {
-			return engine.Result{}, err
-		}
-	}
-	var drop *dropPlan
-	if onlyDropsColumns(s) {
-		if drop, err = planDropColumns(ctx, e.x.tx, s, rel, oid); err != nil {
 			return engine.Result{}, err
 		}
 	}
@@ -401,10 +405,14 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 		}
 	}
 	why := ""
-	if drop != nil {
+	switch {
+	case drop != nil:
 		if why, err = dropColumnReverts(ctx, e.x.tx, drop, rel.info.Schema, rel.info.Name, oid, img.Before, img.After); err != nil {
 			return engine.Result{}, err
 		}
+	case drops:
+		img.After.Revert = &engine.Revert{Schema: rel.info.Schema, Name: rel.info.Name, Exact: true, KeepsRows: true}
+		img.Before.Revert = &engine.Revert{Schema: rel.info.Schema, Name: rel.info.Name, Exact: true, KeepsRows: true}
 	}
 	if err := e.sink.Object(img); err != nil {
 		return engine.Result{}, fmt.Errorf("postgres: journaling the definition of table %s: %w", rel.info.QualifiedName(), err)

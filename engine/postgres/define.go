@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -340,6 +341,8 @@ type defColumn struct {
 	statTarget                int
 	storage, typStorage, comp string
 	comment                   string
+	options                   []string // attribute options (n_distinct=...)
+	domain                    bool     // its type is a domain
 }
 
 func defColumns(ctx context.Context, q querier, oid uint32) ([]defColumn, error) {
@@ -348,7 +351,8 @@ func defColumns(ctx context.Context, q querier, oid uint32) ([]defColumn, error)
 			a.attnotnull, a.attgenerated::text, a.attidentity::text,
 			coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid), ''),
 			a.attstattarget, a.attstorage::text, t.typstorage::text, a.attcompression::text,
-			coalesce(pg_catalog.col_description(a.attrelid, a.attnum), '')
+			coalesce(pg_catalog.col_description(a.attrelid, a.attnum), ''),
+			coalesce(a.attoptions, '{}'), t.typtype = 'd'
 		FROM pg_catalog.pg_attribute a
 		JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 		LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -364,12 +368,17 @@ func defColumns(ctx context.Context, q querier, oid uint32) ([]defColumn, error)
 		var c defColumn
 		var collSchema, coll string
 		if err := rows.Scan(&c.num, &c.name, &c.typ, &collSchema, &coll, &c.notNull, &c.generated, &c.identity,
-			&c.def, &c.statTarget, &c.storage, &c.typStorage, &c.comp, &c.comment); err != nil {
+			&c.def, &c.statTarget, &c.storage, &c.typStorage, &c.comp, &c.comment, &c.options, &c.domain); err != nil {
 			return nil, fmt.Errorf("reading columns: %w", err)
 		}
 		if coll != "" {
 			c.collation = quoteQualified(collSchema, coll)
 		}
+		// The attribute options PostgreSQL defines; a server may keep
+		// others of its own there, which no ALTER sets.
+		c.options = slices.DeleteFunc(c.options, func(o string) bool {
+			return !strings.HasPrefix(o, "n_distinct=") && !strings.HasPrefix(o, "n_distinct_inherited=")
+		})
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -417,6 +426,9 @@ func (c defColumn) settings(tbl string) []string {
 	}
 	if n := compressionNames[c.comp]; n != "" {
 		out = append(out, col+" SET COMPRESSION "+n)
+	}
+	if len(c.options) > 0 {
+		out = append(out, col+" SET ("+strings.Join(c.options, ", ")+")")
 	}
 	return out
 }

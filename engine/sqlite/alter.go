@@ -222,8 +222,10 @@ func (t *tx) addedColumnCheck(ctx context.Context, table, column string, r *engi
 }
 
 // columnDefText finds the definition of column name in a CREATE TABLE
-// statement, as written there: from the name to the comma or parenthesis
-// that ends it, comments included, outer whitespace not.
+// statement, as written there: from its name to its last token, comments
+// inside it included, comments after it not (ADD COLUMN puts the text
+// before the table's closing parenthesis, which a line comment at its end
+// would swallow).
 func columnDefText(create, name string) (string, bool) {
 	toks := lexTokens(create, 0)
 	depth, start := 0, -1
@@ -240,7 +242,7 @@ func columnDefText(create, name string) (string, bool) {
 				first := toks[start]
 				constraint := !first.quoted && slices.Contains([]string{"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"}, first.word)
 				if !constraint && first.ident != "" && strings.EqualFold(first.ident, name) {
-					return strings.TrimSpace(create[first.start:tk.start]), true
+					return create[first.start:toks[i-1].end], true
 				}
 			}
 			if tk.punct == ')' {
