@@ -93,12 +93,19 @@ func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, 
 	return "", nil
 }
 
-// dropColumnReverts attaches the revert of a DROP COLUMN: ADD COLUMN with
-// the column's definition as the CREATE statement spelled it, which puts
-// it last, then each row's value from the images, matched by key. The
-// definition that gives is read by trying the ADD COLUMN at once, in a
-// savepoint rolled back at once (it only changes the schema), and is
-// what the revert must give again. It returns why there is none.
+// dropColumnReverts attaches the revert of a DROP COLUMN. SQLite's ADD
+// COLUMN puts a column last and refuses many definitions (NOT NULL
+// without a default, an expression default), so the table is rebuilt as
+// SQLite documents for schema changes ALTER TABLE cannot make: the column
+// is added back bare (any value, NULL allowed) and filled from the images
+// matched by key; then a new table is made from the CREATE statement
+// recorded before the drop, the rows are copied into it (rowids kept; a
+// NOT NULL column's NULLs, rows added since, left to its default), the
+// old table is dropped, the new one renamed to its name, and its
+// indexes, triggers and AUTOINCREMENT counter made again. The undo runs
+// with foreign keys off, so the drop takes nothing along. The result must
+// be exactly the definition before the drop. It returns why there is no
+// revert.
 func (t *tx) dropColumnReverts(ctx context.Context, m, nm *tableMeta, before, after *engine.Definition) (string, error) {
 	bc, ac := m.info.Columns, nm.info.Columns
 	if len(bc) != len(ac)+1 {
@@ -119,40 +126,83 @@ func (t *tx) dropColumnReverts(ctx context.Context, m, nm *tableMeta, before, af
 		return "the column is part of the key its rows are matched by", nil
 	case col.Generated:
 		return "the column is generated", nil
+	case !m.withoutRowid && m.rowidName == "":
+		return "columns named rowid, _rowid_ and oid leave no name for the rows' rowids", nil
 	}
-	def, ok := columnDefText(m.sql, col.Name)
+	name := nm.info.Name
+	temp := "lifebelt_undo_" + name
+	create, ok := renamedCreate(m.sql, "main."+QuoteIdent(temp))
 	if !ok {
-		return "its definition could not be found in the table's CREATE statement", nil
+		return "the table's CREATE statement could not be read", nil
 	}
-	table := "main." + QuoteIdent(nm.info.Name)
-	add := "ALTER TABLE " + table + " ADD COLUMN " + def
-	if err := t.c.cc.exec(ctx, "SAVEPOINT lifebelt_trial"); err != nil {
-		return "", fmt.Errorf("sqlite: %w", err)
+	from, into := "main."+QuoteIdent(name), "main."+QuoteIdent(temp)
+	list := func(skip string) string {
+		var cols []string
+		if !m.withoutRowid {
+			cols = append(cols, m.rowidName)
+		}
+		for _, c := range bc {
+			if !c.Generated && c.Name != skip {
+				cols = append(cols, QuoteIdent(c.Name))
+			}
+		}
+		return strings.Join(cols, ", ")
 	}
-	var expect *engine.Definition
-	tried := t.c.cc.exec(ctx, add)
-	var err error
-	if tried == nil {
-		expect, err = t.TableDefinition(ctx, "", nm.info.Name)
+	c := QuoteIdent(col.Name)
+	copyRows := "INSERT INTO " + into + " (" + list("") + ") SELECT " + list("") + " FROM " + from
+	then := []string{create}
+	if col.NotNull {
+		// A NULL is a row added since: it gets the column's default (or,
+		// without one, fails the undo as a conflict).
+		then = append(then, copyRows+" WHERE "+c+" IS NOT NULL",
+			"INSERT INTO "+into+" ("+list(col.Name)+") SELECT "+list(col.Name)+" FROM "+from+" WHERE "+c+" IS NULL")
+	} else {
+		then = append(then, copyRows)
 	}
-	// The schema read in between is no longer the schema: it must not be
-	// taken for a later one that reaches the same schema version.
-	t.c.meta = nil
-	if rerr := t.c.cc.exec(ctx, "ROLLBACK TO lifebelt_trial; RELEASE lifebelt_trial"); rerr != nil {
-		return "", fmt.Errorf("sqlite: rolling back the trial of %q: %w", add, rerr)
+	if m.autoinc {
+		// The counter moves to the new table, at least as far as it was.
+		ol, nl := literal(textValue(name)), literal(textValue(temp))
+		then = append(then,
+			"UPDATE main.sqlite_sequence SET seq = (SELECT max(seq) FROM main.sqlite_sequence WHERE name IN ("+ol+", "+nl+")) WHERE name = "+nl,
+			"INSERT INTO main.sqlite_sequence (name, seq) SELECT "+nl+", seq FROM main.sqlite_sequence WHERE name = "+ol+
+				" AND NOT EXISTS (SELECT 1 FROM main.sqlite_sequence WHERE name = "+nl+")")
 	}
-	switch {
-	case err != nil:
-		return "", err
-	case tried != nil:
-		return "SQLite cannot add it back: " + tried.Error(), nil
-	case expect == nil:
-		return "", fmt.Errorf("sqlite: table %s not found after trying %q", nm.info.Name, add)
-	}
-	expect.Revert, expect.At = nil, nil
-	after.Revert = &engine.Revert{Name: nm.info.Name, Statements: []string{add}, Fill: []string{col.Name}, Exact: true, Expect: expect}
-	before.Revert = &engine.Revert{Name: m.info.Name, Statements: []string{"ALTER TABLE main." + QuoteIdent(m.info.Name) + " DROP COLUMN " + QuoteIdent(col.Name)}, ImageFirst: true, Exact: true}
+	// legacy_alter_table: the rename must not check views and triggers
+	// that name the table, which is gone until the rename is done.
+	then = append(then, "DROP TABLE "+from, "PRAGMA legacy_alter_table = ON",
+		"ALTER TABLE "+into+" RENAME TO "+renameTarget(name), "PRAGMA legacy_alter_table = OFF")
+	then = append(then, before.PostData...)
+	after.Revert = &engine.Revert{Name: name, Statements: []string{"ALTER TABLE " + from + " ADD COLUMN " + c}, Fill: []string{col.Name}, Then: then, Exact: true}
+	before.Revert = &engine.Revert{Name: m.info.Name, Statements: []string{"ALTER TABLE main." + QuoteIdent(m.info.Name) + " DROP COLUMN " + c}, ImageFirst: true, Exact: true}
 	return "", nil
+}
+
+// renamedCreate is a CREATE TABLE statement with the table's name (and
+// schema) replaced by name.
+func renamedCreate(create, name string) (string, bool) {
+	toks := lexTokens(create, 12)
+	i := 0
+	if i < len(toks) && toks[i].word == "CREATE" {
+		i++
+	}
+	for i < len(toks) && (toks[i].word == "TEMP" || toks[i].word == "TEMPORARY") {
+		i++
+	}
+	if i >= len(toks) || toks[i].word != "TABLE" {
+		return "", false
+	}
+	i++
+	if i+2 < len(toks) && toks[i].word == "IF" && toks[i+1].word == "NOT" && toks[i+2].word == "EXISTS" {
+		i += 3
+	}
+	if i >= len(toks) || toks[i].ident == "" {
+		return "", false
+	}
+	start, end := toks[i].start, toks[i].end
+	if i+2 < len(toks) && toks[i+1].punct == '.' && toks[i+2].ident != "" {
+		end = toks[i+2].end
+	}
+	return create[:start] + name + create[end:], true
 }
 
 // renameTarget spells the new name of a rename: bare when it is a plain
@@ -219,43 +269,6 @@ func (t *tx) addedColumnCheck(ctx context.Context, table, column string, r *engi
 		Reason: "%d row(s) of " + esc(table) + " hold values in column " + esc(column) + " other than the one the ALTER gave every row (" + esc(shown) + "): dropping the column would lose them",
 	})
 	return nil
-}
-
-// columnDefText finds the definition of column name in a CREATE TABLE
-// statement, as written there: from its name to its last token, comments
-// inside it included, comments after it not (ADD COLUMN puts the text
-// before the table's closing parenthesis, which a line comment at its end
-// would swallow).
-func columnDefText(create, name string) (string, bool) {
-	toks := lexTokens(create, 0)
-	depth, start := 0, -1
-	for i, tk := range toks {
-		switch tk.punct {
-		case '(':
-			depth++
-			if depth == 1 {
-				start = i + 1
-			}
-			continue
-		case ')', ',':
-			if depth == 1 && start >= 0 && start < i {
-				first := toks[start]
-				constraint := !first.quoted && slices.Contains([]string{"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"}, first.word)
-				if !constraint && first.ident != "" && strings.EqualFold(first.ident, name) {
-					return create[first.start:toks[i-1].end], true
-				}
-			}
-			if tk.punct == ')' {
-				depth--
-				if depth == 0 {
-					return "", false
-				}
-			} else if depth == 1 {
-				start = i + 1
-			}
-		}
-	}
-	return "", false
 }
 
 // addedColumnText finds the column definition ADD COLUMN put into a

@@ -71,7 +71,8 @@ func TestDropColReviewEarlierRenameAfterDropUndo(t *testing.T) {
 	if !rep.Complete() {
 		t.Errorf("undo of the session: conflicts %+v, skipped %q", rep.Conflicts, rep.Skipped)
 	}
-	if got, want := enginetest.Joined(t, db, dropColReviewCols), "id,c,a"; got != want {
+	// SQLite's undo now rebuilds the table: the column is back in place.
+	if got, want := enginetest.Joined(t, db, dropColReviewCols), "id,a,c"; got != want {
 		t.Errorf("columns after undoing the session: %s, want %s", got, want)
 	}
 }
@@ -86,7 +87,8 @@ func TestDropColReviewTwoDropStatements(t *testing.T) {
 	if !rep.Complete() {
 		t.Errorf("undo of the session: conflicts %+v, skipped %q", rep.Conflicts, rep.Skipped)
 	}
-	if got, want := enginetest.Joined(t, db, dropColReviewCols), "id,c,a,b"; got != want {
+	// SQLite's undo now rebuilds the table: the columns are back in place.
+	if got, want := enginetest.Joined(t, db, dropColReviewCols), "id,a,b,c"; got != want {
 		t.Errorf("columns after undoing the session: %s, want %s", got, want)
 	}
 }
