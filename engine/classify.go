@@ -61,7 +61,7 @@ func (c *classifier) stmt(toks []token) Statement {
 		return c.dml(toks, verb)
 	case "CREATE", "ALTER", "DROP", "TRUNCATE", "COMMENT", "RENAME", "GRANT", "REVOKE":
 		st := c.ddl(toks, verb)
-		st.DropsColumn = verb == "ALTER" && st.Object == "TABLE" && dropsColumn(toks)
+		st.DropsColumn = verb == "ALTER" && st.Object == "TABLE" && c.dropsColumn(toks)
 		return st
 	case "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ABORT", "PREPARE", "SAVE":
 		return c.tx(toks, verb)
@@ -560,11 +560,41 @@ func (c *classifier) onTable(toks []token, i int, st *Statement) {
 
 // cascades reports a CASCADE at the statement's level that is not a
 // referential action (ON DELETE CASCADE).
-// dropsColumn reports whether ALTER TABLE text drops a column: DROP
-// [COLUMN] name at the statement's level, not DROP CONSTRAINT, DROP
-// DEFAULT and the like (PostgreSQL, MySQL) or a DROP inside ALTER COLUMN.
-func dropsColumn(toks []token) bool {
-	for i, t := range toks {
+// dropsColumn reports whether ALTER TABLE text drops a column. SQLite's
+// only DROP in ALTER TABLE is DROP [COLUMN] name, whatever the name. In
+// T-SQL, DROP takes a list of [CONSTRAINT] name and COLUMN name items.
+// Elsewhere (PostgreSQL's lexical fallback, MySQL): DROP [COLUMN] name at
+// the statement's level, not DROP CONSTRAINT, DROP DEFAULT and the like,
+// or a DROP inside ALTER [COLUMN] name.
+func (c *classifier) dropsColumn(toks []token) bool {
+	body := alterBody(toks)
+	switch c.syn {
+	case SyntaxSQLite:
+		for _, t := range toks[body:] {
+			if t.depth == toks[0].depth && t.is("DROP") {
+				return true
+			}
+		}
+		return false
+	case SyntaxTSQL:
+		dropping := false
+		for _, t := range toks[body:] {
+			if t.depth != toks[0].depth {
+				continue
+			}
+			switch {
+			case t.is("DROP"):
+				dropping = true
+			case t.isAny("ADD", "ALTER", "WITH", "CHECK", "NOCHECK", "SET", "ENABLE", "DISABLE", "SWITCH", "REBUILD"):
+				dropping = false
+			case dropping && t.is("COLUMN"):
+				return true
+			}
+		}
+		return false
+	}
+	for i := body; i < len(toks); i++ {
+		t := toks[i]
 		if t.depth != toks[0].depth || !t.is("DROP") {
 			continue
 		}
@@ -579,7 +609,7 @@ func dropsColumn(toks []token) bool {
 			continue
 		}
 		// ALTER [COLUMN] c DROP ... changes a column, it drops none.
-		if inAlterColumn(toks, i) {
+		if inAlterColumn(toks, body, i) {
 			continue
 		}
 		return true
@@ -587,10 +617,28 @@ func dropsColumn(toks []token) bool {
 	return false
 }
 
+// alterBody is where ALTER TABLE's subcommands start: after ALTER TABLE,
+// IF EXISTS, ONLY and the (qualified) table name.
+func alterBody(toks []token) int {
+	i := 2
+	if tokAt(toks, i).is("IF") && tokAt(toks, i+1).is("EXISTS") {
+		i += 2
+	}
+	if tokAt(toks, i).is("ONLY") {
+		i++
+	}
+	i++ // the name
+	for tokAt(toks, i).punct('.') {
+		i += 2
+	}
+	return min(i, len(toks))
+}
+
 // inAlterColumn reports whether the DROP at toks[i] belongs to an ALTER
-// [COLUMN] name subcommand (the last ALTER or comma before it decides).
-func inAlterColumn(toks []token, i int) bool {
-	for j := i - 1; j > 1; j-- {
+// [COLUMN] name subcommand (the last ALTER or comma before it, after the
+// table's name, decides).
+func inAlterColumn(toks []token, body, i int) bool {
+	for j := i - 1; j >= body; j-- {
 		t := toks[j]
 		if t.depth != toks[0].depth {
 			continue

@@ -97,6 +97,13 @@ type OrderBlind interface {
 	SameDefinitionAnyOrder(a, b *Definition) bool
 }
 
+// RowSecurityOffer is an optional Applier capability: RowSecurityOff
+// makes row-level security fail queries it would filter, until restore,
+// so that a Revert's fill neither misses nor silently skips hidden rows.
+type RowSecurityOffer interface {
+	RowSecurityOff(ctx context.Context) (restore func() error, err error)
+}
+
 // CheckFailed is a RevertCheck query the data made fail (a value a cast
 // refuses): the change is a conflict, not a failed undo.
 type CheckFailed struct{ Err error }

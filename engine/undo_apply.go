@@ -399,9 +399,13 @@ func (u *undoer) revert(ctx context.Context, e journal.Entry, o ObjectImage) err
 		return nil
 	}
 	u.rep.Forced += int(forced)
-	if len(r.Fill) > 0 {
+	// Columns an undo put back last stay out of the recorded order under
+	// whatever name the table takes.
+	if len(r.Fill) > 0 || u.refilled[u.ddlKey(r.Schema, r.Name)] || u.refilledBefore[u.ddlKey(r.Schema, r.Name)] {
 		u.refilled[u.ddlKey(r.Schema, r.Name)] = true
 		u.refilled[u.ddlKey(o.Schema, o.Name)] = true
+	}
+	if len(r.Fill) > 0 {
 		u.rep.Rows += fill.rows
 		u.rep.Forced += int(fill.gone)
 		u.rep.Notes = append(u.rep.Notes, fill.note(seq, name, r))

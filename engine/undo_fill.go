@@ -71,6 +71,18 @@ func (u *undoer) fill(ctx context.Context, seq int64, o ObjectImage, r *Revert, 
 		from = append(from, k)
 	}
 	nk := len(nt.Key)
+	if ro, ok := u.ap.(RowSecurityOffer); ok {
+		restore, err := ro.RowSecurityOff(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			// After a problem the savepoint's rollback restores it.
+			if problem == nil && err == nil {
+				err = restore()
+			}
+		}()
+	}
 	var failed error
 	err = u.s.j.ImageChunks(seq, false, undoBatch, func(imgs []journal.Image) error {
 		var keys, rows [][]Value
@@ -146,19 +158,25 @@ func (u *undoer) sameDef(rv Reverter, fills bool, names ...string) (func(a, b *D
 			return nil, err
 		}
 		for _, e := range entries {
-			if e.Kind != "undo" {
-				continue
-			}
 			objs, err := u.s.j.Objects(e.Seq)
 			if err != nil {
 				return nil, err
 			}
 			for _, o := range objs {
+				if o.Action != ActionAlter {
+					continue
+				}
 				// An undo that filled columns records the revert it ran on
 				// the definition before it.
-				if o.Action == ActionAlter && o.Before != nil && o.Before.Revert != nil && len(o.Before.Revert.Fill) > 0 {
+				if e.Kind == "undo" && o.Before != nil && o.Before.Revert != nil && len(o.Before.Revert.Fill) > 0 {
 					u.refilledBefore[u.ddlKey(o.Schema, o.Name)] = true
 					u.refilledBefore[u.ddlKey(o.Before.Revert.Schema, o.Before.Revert.Name)] = true
+				}
+				// A later rename (a statement's, or an undo's) takes the
+				// mark along: the revert on the definition after it names
+				// the table as it is then.
+				if u.refilledBefore[u.ddlKey(o.Schema, o.Name)] && o.After != nil && o.After.Revert != nil {
+					u.refilledBefore[u.ddlKey(o.After.Revert.Schema, o.After.Revert.Name)] = true
 				}
 			}
 		}

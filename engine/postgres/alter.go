@@ -285,17 +285,6 @@ func (x *pgTx) Count(ctx context.Context, query string) (n int64, err error) {
 // TryDDL runs statements inside a savepoint; a failure, or a problem
 // verify reports after them, rolls back to it.
 func (x *pgTx) TryDDL(ctx context.Context, stmts []string, verify func(context.Context) (problem, err error)) (failed, err error) {
-	// With row_security off, so that a policy cannot hide rows from what
-	// verify reads or writes (a Revert's Fill): it fails instead.
-	err = x.withoutRowSecurity(ctx, func() error {
-		var err error
-		failed, err = x.tryDDL(ctx, stmts, verify)
-		return err
-	})
-	return failed, err
-}
-
-func (x *pgTx) tryDDL(ctx context.Context, stmts []string, verify func(context.Context) (problem, err error)) (failed, err error) {
 	if _, err := x.tx.Exec(ctx, "SAVEPOINT lifebelt_revert"); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
@@ -314,6 +303,12 @@ func (x *pgTx) tryDDL(ctx context.Context, stmts []string, verify func(context.C
 		}
 	}
 	if verify != nil {
+		// Statements prepared before the DDL may read a changed type.
+		if len(stmts) > 0 {
+			if err := x.afterDDL(ctx); err != nil {
+				return nil, err
+			}
+		}
 		problem, err := verify(ctx)
 		if err != nil {
 			return nil, err
@@ -404,4 +399,12 @@ func (x *pgTx) ObjectDefinition(ctx context.Context, kind, schema, name string) 
 		return nil, err
 	}
 	return def, nil
+}
+
+// RowSecurityOff turns row_security off for the transaction until restore
+// is called (engine.RowSecurityOffer): a Revert's fill must neither miss
+// rows a policy hides nor skip them silently; where a policy applies to
+// the user, its reads fail instead.
+func (x *pgTx) RowSecurityOff(ctx context.Context) (restore func() error, err error) {
+	return x.rowSecurityOff(ctx)
 }

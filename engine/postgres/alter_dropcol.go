@@ -141,6 +141,18 @@ func planDropColumns(ctx context.Context, q querier, s *pg_query.AlterTableStmt,
 		}
 		p.cols[c.name] = c
 	}
+	// Privileges on the columns granted by roles other than the owner
+	// would come back with the undoing role as their grantor.
+	var grantedByOthers bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+			JOIN pg_catalog.pg_class c ON c.oid = a.attrelid CROSS JOIN LATERAL pg_catalog.aclexplode(a.attacl) x
+			WHERE a.attrelid = $1 AND a.attname = ANY ($2::text[]) AND x.grantor <> c.relowner)`, oid, p.names).Scan(&grantedByOthers); err != nil {
+		return nil, fmt.Errorf("postgres: reading the column privileges of %s: %w", rel.info.QualifiedName(), err)
+	}
+	if grantedByOthers {
+		p.why = "roles other than the owner granted privileges on the column, which re-granting would record with the wrong grantor"
+		return p, nil
+	}
 	// Extended statistics list their columns in the table's order: one
 	// on a column that comes back last may then read differently.
 	rows, err := q.Query(ctx, `SELECT s.stxname::text, array_agg(a.attname::text ORDER BY k.n)

@@ -190,7 +190,7 @@ func (e *execution) rows(ctx context.Context, rel *relation, chk *snapCheck) (in
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "42501" && strings.Contains(pe.Message, "row-level security") {
-			return 0, fmt.Errorf("postgres: %s must image every row of %s, and row-level security hides some from this role (run it as a role that bypasses row security, or as the owner without FORCE ROW LEVEL SECURITY): %w",
+			return 0, fmt.Errorf("postgres: %s must image every row of %s, and row-level security applies to this role there, so a policy could hide rows from the images (run it as a role that bypasses row security, or as the owner without FORCE ROW LEVEL SECURITY): %w",
 				strings.TrimSpace(e.st.Verb+" "+e.st.Object), rel.info.QualifiedName(), err)
 		}
 		return 0, e.x.c.wrap("capturing the rows of "+rel.info.QualifiedName(), err)
@@ -355,6 +355,12 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 			return engine.Result{}, err
 		}
 	}
+	var retype *retypePlan
+	if onlyChangesTypes(s) {
+		if retype, err = planRetype(ctx, e.x.tx, s, rel, oid); err != nil {
+			return engine.Result{}, err
+		}
+	}
 	var prior []string
 	adds := onlyAddsColumns(s)
 	if adds {
@@ -413,6 +419,9 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 	case drops:
 		img.After.Revert = &engine.Revert{Schema: rel.info.Schema, Name: rel.info.Name, Exact: true, KeepsRows: true}
 		img.Before.Revert = &engine.Revert{Schema: rel.info.Schema, Name: rel.info.Name, Exact: true, KeepsRows: true}
+	case retype != nil && img.After.Revert == nil:
+		// Not taken back by a cast alone: cast back, then the images.
+		why = retypeReverts(retype, s, rel.info.Schema, rel.info.Name, img.Before, img.After)
 	}
 	if err := e.sink.Object(img); err != nil {
 		return engine.Result{}, fmt.Errorf("postgres: journaling the definition of table %s: %w", rel.info.QualifiedName(), err)

@@ -33,7 +33,7 @@ func TestCaptureUnderForcedRowSecurity(t *testing.T) {
 		if err == nil {
 			p.Rollback(context.Background())
 		}
-		if err == nil || !strings.Contains(err.Error(), "row-level security hides some from this role") {
+		if err == nil || !strings.Contains(err.Error(), "row-level security applies to this role there") {
 			t.Errorf("%s under FORCE ROW LEVEL SECURITY: %v, want a refusal naming row-level security", q, err)
 		}
 	}
