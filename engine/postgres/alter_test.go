@@ -103,8 +103,8 @@ func TestUndoAlterAddColumnDefaults(t *testing.T) {
 // An ALTER Lifebelt does not revert is skipped with a note, and the rest
 // of the session is undone around it.
 func TestUndoAlterSkipsOthers(t *testing.T) {
-	s, db := sessionOn(t, `CREATE TABLE t (id int PRIMARY KEY, v int)`, `INSERT INTO t VALUES (1, 1)`)
-	enginetest.CommitAll(t, s, `ALTER TABLE t SET UNLOGGED`, `UPDATE t SET v = 2`)
+	s, db := sessionOn(t, `CREATE TABLE t (id int PRIMARY KEY, v int)`, `INSERT INTO t VALUES (1, 1)`, `CREATE TABLE p (id int, v int)`)
+	enginetest.CommitAll(t, s, `ALTER TABLE t INHERIT p`, `UPDATE t SET v = 2`)
 	rep := undoAll(t, s, engine.UndoOptions{})
 	if len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0], "does not undo automatically") || len(rep.Conflicts) != 0 {
 		t.Fatalf("undo: skipped %q, conflicts %v", rep.Skipped, rep.Conflicts)

@@ -355,6 +355,14 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 			return engine.Result{}, err
 		}
 	}
+	var storage *storageState
+	if onlyMovesStorage(s) {
+		st, err := readStorage(ctx, e.x.tx, oid)
+		if err != nil {
+			return engine.Result{}, err
+		}
+		storage = &st
+	}
 	var retype *retypePlan
 	if onlyChangesTypes(s) {
 		if retype, err = planRetype(ctx, e.x.tx, s, rel, oid); err != nil {
@@ -419,6 +427,14 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 	case drops:
 		img.After.Revert = &engine.Revert{Schema: rel.info.Schema, Name: rel.info.Name, Exact: true, KeepsRows: true}
 		img.Before.Revert = &engine.Revert{Schema: rel.info.Schema, Name: rel.info.Name, Exact: true, KeepsRows: true}
+	case storage != nil:
+		now, err := readStorage(ctx, e.x.tx, oid)
+		if err != nil {
+			return engine.Result{}, err
+		}
+		if why, err = storageReverts(ctx, e.x.tx, rel.info.Schema, rel.info.Name, *storage, now, img.Before, img.After); err != nil {
+			return engine.Result{}, err
+		}
 	case retype != nil && img.After.Revert == nil:
 		// Not taken back by a cast alone: cast back, then the images.
 		why = retypeReverts(retype, s, rel.info.Schema, rel.info.Name, img.Before, img.After)

@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"lifebelt/engine"
+)
+
+// Undoing ALTER TABLE ... SET LOGGED, SET UNLOGGED and SET TABLESPACE:
+// each is taken back by its opposite (SET UNLOGGED after a bulk load and
+// a SET LOGGED forgotten leave a table PostgreSQL empties after a crash).
+// The rows stay as they are; the definition (UNLOGGED, TABLESPACE) must
+// come back exactly.
+
+// onlyMovesStorage reports whether every subcommand is SET LOGGED, SET
+// UNLOGGED or SET TABLESPACE.
+func onlyMovesStorage(s *pg_query.AlterTableStmt) bool {
+	if len(s.Cmds) == 0 {
+		return false
+	}
+	for _, n := range s.Cmds {
+		c := n.GetAlterTableCmd()
+		if c == nil {
+			return false
+		}
+		switch c.Subtype {
+		case pg_query.AlterTableType_AT_SetLogged, pg_query.AlterTableType_AT_SetUnLogged, pg_query.AlterTableType_AT_SetTableSpace:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// storageState is a table's persistence and tablespace.
+type storageState struct {
+	persistence, tablespace string // tablespace "" is the database's default
+	inherits                bool
+}
+
+func readStorage(ctx context.Context, q querier, oid uint32) (storageState, error) {
+	var st storageState
+	err := q.QueryRow(ctx, `SELECT c.relpersistence::text, coalesce(t.spcname::text, ''),
+			EXISTS (SELECT 1 FROM pg_catalog.pg_inherits WHERE inhrelid = c.oid OR inhparent = c.oid)
+		FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_tablespace t ON t.oid = c.reltablespace WHERE c.oid = $1`, oid).
+		Scan(&st.persistence, &st.tablespace, &st.inherits)
+	if err != nil {
+		return st, fmt.Errorf("postgres: reading the storage of table %d: %w", oid, err)
+	}
+	return st, nil
+}
+
+// storageReverts attaches the statements that take the table from one
+// state to the other, both ways. It returns why there are none.
+func storageReverts(ctx context.Context, q querier, schema, name string, was, now storageState, before, after *engine.Definition) (string, error) {
+	if was.inherits {
+		return "the table has partitions, inheritance children or parents", nil
+	}
+	to := func(from, st storageState) ([]string, error) {
+		var subs []string
+		if from.persistence != st.persistence {
+			switch st.persistence {
+			case "p":
+				subs = append(subs, "SET LOGGED")
+			case "u":
+				subs = append(subs, "SET UNLOGGED")
+			default:
+				return nil, nil
+			}
+		}
+		if from.tablespace != st.tablespace {
+			ts := st.tablespace
+			if ts == "" {
+				// The database's default tablespace, by its name.
+				if err := q.QueryRow(ctx, `SELECT t.spcname::text FROM pg_catalog.pg_database d
+					JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = current_database()`).Scan(&ts); err != nil {
+					return nil, fmt.Errorf("postgres: reading the default tablespace: %w", err)
+				}
+			}
+			subs = append(subs, "SET TABLESPACE "+quoteIdent(ts))
+		}
+		if len(subs) == 0 {
+			return []string{}, nil
+		}
+		return []string{"ALTER TABLE ONLY " + quoteQualified(schema, name) + " " + strings.Join(subs, ", ")}, nil
+	}
+	undo, err := to(now, was)
+	if err != nil || undo == nil {
+		return "", err
+	}
+	redo, err := to(was, now)
+	if err != nil || redo == nil {
+		return "", err
+	}
+	after.Revert = &engine.Revert{Schema: schema, Name: name, Statements: undo, Exact: true, KeepsRows: true}
+	before.Revert = &engine.Revert{Schema: schema, Name: name, Statements: redo, Exact: true, KeepsRows: true}
+	return "", nil
+}
