@@ -283,42 +283,20 @@ func TestUndoAlterColumnType(t *testing.T) {
 	}
 }
 
-// A type change a cast alone cannot take back (one that rounds values,
-// one with USING, one whose cast depends on the time zone) is undone from
-// the rows imaged before it: cast back, then every row's value set from
-// the images; undoing the undo runs the ALTER again, and undoing that
-// brings the exact values back once more.
-func TestUndoAlterColumnTypeFromImages(t *testing.T) {
-	s, db := sessionOn(t, `CREATE TABLE ty (id int PRIMARY KEY, d numeric(10,4) DEFAULT 0.5 CHECK (d > -1), u text, z timestamptz)`,
-		`INSERT INTO ty VALUES (1, 1.2345, '7', '2026-01-01 10:00+00'), (2, -0.5, '08', NULL)`)
-	rows := `SELECT string_agg(concat_ws('/', id, d, u, z AT TIME ZONE 'UTC'), ',' ORDER BY id) FROM ty`
-	before, state := enginetest.Joined(t, db, rows), settingsNow(t, db, "ty")
+// A type change that does not convert back exactly is left to people
+// (journaled with its rows): one that rounds values, one with USING, and
+// one whose conversion depends on the session's time zone.
+func TestUndoAlterColumnTypeNotReverted(t *testing.T) {
+	s, db := sessionOn(t, `CREATE TABLE ty (id int PRIMARY KEY, d numeric(10,4), u text, z timestamptz)`,
+		`INSERT INTO ty VALUES (1, 1.2345, '7', '2026-01-01 10:00+00')`)
 	enginetest.CommitAll(t, s, `ALTER TABLE ty ALTER d TYPE numeric(10,2)`, `ALTER TABLE ty ALTER u TYPE int USING u::int`,
 		`ALTER TABLE ty ALTER z TYPE timestamp`)
-	changed, changedState := enginetest.Joined(t, db, `SELECT string_agg(concat_ws('/', id, d, u, z), ',' ORDER BY id) FROM ty`), settingsNow(t, db, "ty")
-	rep := undoAll(t, s, engine.UndoOptions{})
-	if !rep.Complete() || rep.Rows != 6 {
-		t.Fatalf("undo: rows %d, skipped %q, conflicts %v", rep.Rows, rep.Skipped, rep.Conflicts)
+	rep := undoAll(t, s, engine.UndoOptions{DryRun: true})
+	if len(rep.Skipped) != 3 || len(rep.Conflicts) != 0 {
+		t.Fatalf("undo: skipped %q, conflicts %v", rep.Skipped, rep.Conflicts)
 	}
-	if got := enginetest.Joined(t, db, rows); got != before {
-		t.Fatalf("rows after undo: %s, want %s", got, before)
-	}
-	if got := settingsNow(t, db, "ty"); got != state {
-		t.Fatalf("settings after undo:\n%s\nwant:\n%s", got, state)
-	}
-	rep2 := undoAll(t, s, engine.UndoOptions{Entries: []int64{rep.Seq}})
-	if !rep2.Complete() {
-		t.Fatalf("undo of the undo: skipped %q, conflicts %v", rep2.Skipped, rep2.Conflicts)
-	}
-	if got := enginetest.Joined(t, db, `SELECT string_agg(concat_ws('/', id, d, u, z), ',' ORDER BY id) FROM ty`); got != changed || settingsNow(t, db, "ty") != changedState {
-		t.Fatalf("rows after undoing the undo: %s, want %s", got, changed)
-	}
-	rep3 := undoAll(t, s, engine.UndoOptions{Entries: []int64{rep2.Seq}})
-	if !rep3.Complete() {
-		t.Fatalf("undo of that: skipped %q, conflicts %v", rep3.Skipped, rep3.Conflicts)
-	}
-	if got := enginetest.Joined(t, db, rows); got != before || settingsNow(t, db, "ty") != state {
-		t.Fatalf("rows after undoing that: %s, want %s", got, before)
+	if got := enginetest.Joined(t, db, `SELECT d::text FROM ty`); got != "1.23" {
+		t.Fatalf("d = %s", got)
 	}
 }
 

@@ -363,12 +363,6 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 		}
 		storage = &st
 	}
-	var retype *retypePlan
-	if onlyChangesTypes(s) {
-		if retype, err = planRetype(ctx, e.x.tx, s, rel, oid); err != nil {
-			return engine.Result{}, err
-		}
-	}
 	var prior []string
 	adds := onlyAddsColumns(s)
 	if adds {
@@ -435,9 +429,6 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 		if why, err = storageReverts(ctx, e.x.tx, rel.info.Schema, rel.info.Name, *storage, now, img.Before, img.After); err != nil {
 			return engine.Result{}, err
 		}
-	case retype != nil && img.After.Revert == nil:
-		// Not taken back by a cast alone: cast back, then the images.
-		why = retypeReverts(retype, s, rel.info.Schema, rel.info.Name, img.Before, img.After)
 	}
 	if err := e.sink.Object(img); err != nil {
 		return engine.Result{}, fmt.Errorf("postgres: journaling the definition of table %s: %w", rel.info.QualifiedName(), err)

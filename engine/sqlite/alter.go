@@ -23,7 +23,7 @@ import (
 // alterReverts attaches to before and after the statements that turn the
 // table from one into the other, when the change is one undo can revert:
 // before and after are the table's metadata around the ALTER.
-func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, before, after *engine.Definition) (string, error) {
+func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, before, after *engine.Definition, defaults map[string]*string) (string, error) {
 	oldName, newName := m.info.Name, nm.info.Name
 	table := func(name string) string { return "main." + QuoteIdent(name) }
 	set := func(undo, redo []string) {
@@ -88,7 +88,7 @@ func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, 
 		}
 		return "", t.addedColumnCheck(ctx, newName, col.Name, after.Revert)
 	case "DROP COLUMN":
-		return t.dropColumnReverts(ctx, m, nm, before, after)
+		return t.dropColumnReverts(ctx, m, nm, before, after, defaults)
 	}
 	return "", nil
 }
@@ -106,7 +106,7 @@ func (t *tx) alterReverts(ctx context.Context, action string, m, nm *tableMeta, 
 // with foreign keys off, so the drop takes nothing along. The result must
 // be exactly the definition before the drop. It returns why there is no
 // revert.
-func (t *tx) dropColumnReverts(ctx context.Context, m, nm *tableMeta, before, after *engine.Definition) (string, error) {
+func (t *tx) dropColumnReverts(ctx context.Context, m, nm *tableMeta, before, after *engine.Definition, defaults map[string]*string) (string, error) {
 	bc, ac := m.info.Columns, nm.info.Columns
 	if len(bc) != len(ac)+1 {
 		return "", nil
@@ -136,6 +136,20 @@ func (t *tx) dropColumnReverts(ctx context.Context, m, nm *tableMeta, before, af
 		return "the table's CREATE statement could not be read", nil
 	}
 	from, into := "main."+QuoteIdent(name), "main."+QuoteIdent(temp)
+	// The statement must make the table under another name: one that
+	// names the table itself (a CHECK on t.a) cannot, as SQLite's own
+	// RENAME cannot rename it. Tried at once, in a savepoint.
+	if err := t.c.cc.exec(ctx, "SAVEPOINT lifebelt_trial"); err != nil {
+		return "", fmt.Errorf("sqlite: %w", err)
+	}
+	tried := t.c.cc.exec(ctx, create)
+	t.c.meta = nil // the schema read in the savepoint is gone with it
+	if err := t.c.cc.exec(ctx, "ROLLBACK TO lifebelt_trial; RELEASE lifebelt_trial"); err != nil {
+		return "", fmt.Errorf("sqlite: rolling back a trial of the table's CREATE statement: %w", err)
+	}
+	if tried != nil {
+		return "the table cannot be made again under another name to rebuild it (" + tried.Error() + ")", nil
+	}
 	list := func(skip string) string {
 		var cols []string
 		if !m.withoutRowid {
@@ -149,6 +163,17 @@ func (t *tx) dropColumnReverts(ctx context.Context, m, nm *tableMeta, before, af
 		return strings.Join(cols, ", ")
 	}
 	c := QuoteIdent(col.Name)
+	// The column added back for the fill: with its declared type (a
+	// STRICT table needs one) and its default when ADD COLUMN takes it (a
+	// constant), so that rows added since get it; nothing else, so that
+	// SQLite adds it whatever the table holds.
+	add := "ALTER TABLE " + from + " ADD COLUMN " + c
+	if col.Type != "" {
+		add += " " + col.Type
+	}
+	if dflt := defaults[col.Name]; dflt != nil && constantDefault(*dflt) {
+		add += " DEFAULT " + *dflt
+	}
 	copyRows := "INSERT INTO " + into + " (" + list("") + ") SELECT " + list("") + " FROM " + from
 	then := []string{create}
 	if col.NotNull {
@@ -167,12 +192,26 @@ func (t *tx) dropColumnReverts(ctx context.Context, m, nm *tableMeta, before, af
 			"INSERT INTO main.sqlite_sequence (name, seq) SELECT "+nl+", seq FROM main.sqlite_sequence WHERE name = "+ol+
 				" AND NOT EXISTS (SELECT 1 FROM main.sqlite_sequence WHERE name = "+nl+")")
 	}
+	// The planner's statistics (ANALYZE) go with the dropped table: kept
+	// aside and put back under the same name.
+	stat1, err := t.hasTable(ctx, "sqlite_stat1")
+	if err != nil {
+		return "", err
+	}
+	nameLit := literal(textValue(name))
+	if stat1 {
+		then = append(then, "CREATE TEMP TABLE lifebelt_undo_stat1 AS SELECT * FROM main.sqlite_stat1 WHERE tbl = "+nameLit)
+	}
 	// legacy_alter_table: the rename must not check views and triggers
 	// that name the table, which is gone until the rename is done.
 	then = append(then, "DROP TABLE "+from, "PRAGMA legacy_alter_table = ON",
 		"ALTER TABLE "+into+" RENAME TO "+renameTarget(name), "PRAGMA legacy_alter_table = OFF")
 	then = append(then, before.PostData...)
-	after.Revert = &engine.Revert{Name: name, Statements: []string{"ALTER TABLE " + from + " ADD COLUMN " + c}, Fill: []string{col.Name}, Then: then, Exact: true}
+	if stat1 {
+		then = append(then, "DELETE FROM main.sqlite_stat1 WHERE tbl = "+nameLit,
+			"INSERT INTO main.sqlite_stat1 SELECT * FROM temp.lifebelt_undo_stat1", "DROP TABLE temp.lifebelt_undo_stat1")
+	}
+	after.Revert = &engine.Revert{Name: name, Statements: []string{add}, Fill: []string{col.Name}, Then: then, Exact: true}
 	before.Revert = &engine.Revert{Name: m.info.Name, Statements: []string{"ALTER TABLE main." + QuoteIdent(m.info.Name) + " DROP COLUMN " + c}, ImageFirst: true, Exact: true}
 	return "", nil
 }
@@ -609,4 +648,57 @@ func (t *tx) ObjectDefinition(ctx context.Context, kind, schema, name string) (*
 	}
 	def := objectDefinition(o)
 	return &def, nil
+}
+
+// constantDefault reports whether a column default, as pragma table_xinfo
+// spells it, is one ADD COLUMN accepts: a literal (string, number, blob,
+// NULL, TRUE, FALSE), not an expression in parentheses or CURRENT_*.
+func constantDefault(d string) bool {
+	toks := lexTokens(d, 0)
+	if len(toks) == 2 && (toks[0].punct == '-' || toks[0].punct == '+') {
+		toks = toks[1:]
+	}
+	if len(toks) != 1 {
+		return false
+	}
+	tk := toks[0]
+	switch {
+	case tk.quoted && tk.ident == "" && d[strings.IndexAny(d, "'")] == '\'':
+		return true // a string or blob literal
+	case tk.word == "NULL" || tk.word == "TRUE" || tk.word == "FALSE":
+		return true
+	case tk.word != "" && tk.word[0] >= '0' && tk.word[0] <= '9':
+		return true // a number
+	}
+	return false
+}
+
+// hasTable reports whether the main schema has a table of that name.
+func (t *tx) hasTable(ctx context.Context, name string) (bool, error) {
+	found := false
+	err := t.c.cc.query(ctx, "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ?", []engine.Value{textValue(name)}, func([]engine.Value) error {
+		found = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: looking for table %s: %w", name, err)
+	}
+	return found, nil
+}
+
+// columnDefaults reads the defaults of a table's columns, as pragma
+// table_xinfo spells them (nil: none).
+func (t *tx) columnDefaults(ctx context.Context, table string) (map[string]*string, error) {
+	out := map[string]*string{}
+	err := t.c.cc.query(ctx, "SELECT name, dflt_value FROM pragma_table_xinfo(?, 'main')", []engine.Value{textValue(table)}, func(r []engine.Value) error {
+		if r[1].K != engine.NullKind {
+			d := r[1].S
+			out[r[0].S] = &d
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: reading the column defaults of %s: %w", table, err)
+	}
+	return out, nil
 }

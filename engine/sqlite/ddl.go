@@ -76,10 +76,14 @@ func (t *tx) change(ctx context.Context, s *cstmt, text string, p *plan, sink en
 		}
 		obj := engine.ObjectImage{Kind: "TABLE", Name: m.info.Name, Action: engine.ActionAlter, Before: &before}
 		action, newName := alterAction(text)
+		var defaults map[string]*string
 		if action == "DROP COLUMN" {
 			// The column's values are gone afterwards: every row is imaged,
 			// for undo to put them back (and for people).
 			if obj.Table, err = t.imageAllRows(ctx, m, sink); err != nil {
+				return engine.Result{}, err
+			}
+			if defaults, err = t.columnDefaults(ctx, m.info.Name); err != nil {
 				return engine.Result{}, err
 			}
 		}
@@ -101,7 +105,7 @@ func (t *tx) change(ctx context.Context, s *cstmt, text string, p *plan, sink en
 				return err
 			}
 			obj.After = &def
-			why, err := t.alterReverts(ctx, action, m, nm, obj.Before, obj.After)
+			why, err := t.alterReverts(ctx, action, m, nm, obj.Before, obj.After, defaults)
 			if err != nil {
 				return err
 			}

@@ -152,7 +152,7 @@ func TestAlterTable(t *testing.T) {
 		{"ALTER TABLE t RENAME COLUMN b TO bee", "t", `CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, bee TEXT, c DEFAULT 5)`,
 			`ALTER TABLE main."t" RENAME COLUMN "bee" TO b`, `ALTER TABLE main."t" RENAME COLUMN "b" TO bee`},
 		{"ALTER TABLE t DROP COLUMN bee", "t", "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, c DEFAULT 5)",
-			`ALTER TABLE main."t" ADD COLUMN "bee"`, `ALTER TABLE main."t" DROP COLUMN "bee"`},
+			`ALTER TABLE main."t" ADD COLUMN "bee" TEXT`, `ALTER TABLE main."t" DROP COLUMN "bee"`},
 		{`ALTER TABLE t RENAME TO "t 2"`, "t", `CREATE TABLE "t 2"(id INTEGER PRIMARY KEY, a TEXT, c DEFAULT 5)`,
 			`ALTER TABLE main."t 2" RENAME TO t`, `ALTER TABLE main."t" RENAME TO "t 2"`},
 	} {
