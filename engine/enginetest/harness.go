@@ -546,3 +546,18 @@ func MustUndo(t testing.TB, s *engine.Session, opt engine.UndoOptions) *engine.U
 	}
 	return rep
 }
+
+// CommitWarn runs one statement through the session with the database's
+// confirmation, commits it, and returns its journal entry and warnings.
+func CommitWarn(t testing.TB, s *engine.Session, q string) (seq int64, warnings string) {
+	t.Helper()
+	p, err := s.Execute(context.Background(), q, engine.ExecuteOptions{Confirm: s.ConfirmName()})
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	warnings = strings.Join(p.Statements[0].Warnings, " ")
+	if err := p.Commit(context.Background()); err != nil {
+		t.Fatalf("committing %s: %v", q, err)
+	}
+	return p.Statements[0].Seq, warnings
+}

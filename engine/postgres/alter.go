@@ -60,17 +60,23 @@ func renameReverts(s *pg_query.RenameStmt, schema string, before, after *engine.
 	}
 }
 
-// onlyAddsColumns reports whether every subcommand adds a column.
-func onlyAddsColumns(s *pg_query.AlterTableStmt) bool {
+// onlyCmds reports whether the statement has subcommands and each is of
+// one of the given kinds.
+func onlyCmds(s *pg_query.AlterTableStmt, kinds ...pg_query.AlterTableType) bool {
 	if len(s.Cmds) == 0 {
 		return false
 	}
 	for _, n := range s.Cmds {
-		if c := n.GetAlterTableCmd(); c == nil || c.Subtype != pg_query.AlterTableType_AT_AddColumn {
+		if c := n.GetAlterTableCmd(); c == nil || !slices.Contains(kinds, c.Subtype) {
 			return false
 		}
 	}
 	return true
+}
+
+// onlyAddsColumns reports whether every subcommand adds a column.
+func onlyAddsColumns(s *pg_query.AlterTableStmt) bool {
+	return onlyCmds(s, pg_query.AlterTableType_AT_AddColumn)
 }
 
 // columnNames lists a table's columns in order.

@@ -34,15 +34,7 @@ type dropPlan struct {
 
 // onlyDropsColumns reports whether every subcommand drops a column.
 func onlyDropsColumns(s *pg_query.AlterTableStmt) bool {
-	if len(s.Cmds) == 0 {
-		return false
-	}
-	for _, n := range s.Cmds {
-		if c := n.GetAlterTableCmd(); c == nil || c.Subtype != pg_query.AlterTableType_AT_DropColumn {
-			return false
-		}
-	}
-	return true
+	return onlyCmds(s, pg_query.AlterTableType_AT_DropColumn)
 }
 
 // planDropColumns reads, before the ALTER runs, what its undo needs.

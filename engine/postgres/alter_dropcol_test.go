@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"strings"
@@ -167,18 +166,11 @@ func TestUndoDropColumnNotReverted(t *testing.T) {
 		`ALTER TABLE par DROP COLUMN b`:   "inheritance",
 		`ALTER TABLE st DROP COLUMN b`:    "extended statistics st_s",
 	} {
-		p, err := s.Execute(context.Background(), q, engine.ExecuteOptions{Confirm: s.ConfirmName()})
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		warn := strings.Join(p.Statements[0].Warnings, " ")
-		if err := p.Commit(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		seq, warn := enginetest.CommitWarn(t, s, q)
 		if !strings.Contains(warn, "does not undo this change automatically") || !strings.Contains(warn, why) {
 			t.Errorf("%s: warnings %q, want the reason %q", q, warn, why)
 		}
-		rep := undoAll(t, s, engine.UndoOptions{Entries: []int64{p.Statements[0].Seq}, DryRun: true})
+		rep := undoAll(t, s, engine.UndoOptions{Entries: []int64{seq}, DryRun: true})
 		if len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0], "does not undo automatically") {
 			t.Errorf("undo of %s: skipped %v", q, rep.Skipped)
 		}

@@ -19,21 +19,7 @@ import (
 // onlyMovesStorage reports whether every subcommand is SET LOGGED, SET
 // UNLOGGED or SET TABLESPACE.
 func onlyMovesStorage(s *pg_query.AlterTableStmt) bool {
-	if len(s.Cmds) == 0 {
-		return false
-	}
-	for _, n := range s.Cmds {
-		c := n.GetAlterTableCmd()
-		if c == nil {
-			return false
-		}
-		switch c.Subtype {
-		case pg_query.AlterTableType_AT_SetLogged, pg_query.AlterTableType_AT_SetUnLogged, pg_query.AlterTableType_AT_SetTableSpace:
-		default:
-			return false
-		}
-	}
-	return true
+	return onlyCmds(s, pg_query.AlterTableType_AT_SetLogged, pg_query.AlterTableType_AT_SetUnLogged, pg_query.AlterTableType_AT_SetTableSpace)
 }
 
 // storageState is a table's persistence and tablespace.

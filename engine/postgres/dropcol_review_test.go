@@ -5,28 +5,12 @@ package postgres_test
 // Run: go test ./engine/postgres/ -run TestDropColReview -count=1
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"lifebelt/engine"
 	"lifebelt/engine/enginetest"
 )
-
-// dropColReviewExec runs one statement in the session, commits it and
-// returns its entry and its warnings.
-func dropColReviewExec(t *testing.T, s *engine.Session, q string) (int64, string) {
-	t.Helper()
-	p, err := s.Execute(context.Background(), q, engine.ExecuteOptions{Confirm: s.ConfirmName()})
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	warn := strings.Join(p.Statements[0].Warnings, " ")
-	if err := p.Commit(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return p.Statements[0].Seq, warn
-}
 
 const dropColReviewRows = `SELECT string_agg(row_to_json(t)::text, ',' ORDER BY id) FROM t`
 
@@ -96,7 +80,7 @@ func TestDropColReviewAddThenDrop(t *testing.T) {
 // that lost every value.
 func TestDropColReviewKeyChangedSince(t *testing.T) {
 	s, db := sessionOn(t, `CREATE TABLE t (id int PRIMARY KEY, b text)`, `INSERT INTO t VALUES (1, 'x'), (2, 'y')`)
-	seq, _ := dropColReviewExec(t, s, `ALTER TABLE t DROP COLUMN b`)
+	seq, _ := enginetest.CommitWarn(t, s, `ALTER TABLE t DROP COLUMN b`)
 	enginetest.ExecAll(t, db, `UPDATE t SET id = id + 10`)
 	// Fixed: those rows are a conflict, and nothing changes; with force
 	// the column comes back without their values, and says so.
@@ -122,7 +106,7 @@ func TestDropColReviewNotNullDomain(t *testing.T) {
 	s, db := sessionOn(t, `CREATE DOMAIN rv_nn AS text NOT NULL`,
 		`CREATE TABLE t (id int PRIMARY KEY, b rv_nn)`, `INSERT INTO t VALUES (1, 'x'), (2, 'y')`)
 	t.Cleanup(func() { db.Exec(`DROP TABLE IF EXISTS t; DROP DOMAIN IF EXISTS rv_nn`) })
-	seq, warn := dropColReviewExec(t, s, `ALTER TABLE t DROP COLUMN b`)
+	seq, warn := enginetest.CommitWarn(t, s, `ALTER TABLE t DROP COLUMN b`)
 	if strings.Contains(warn, "does not undo this change automatically") {
 		// Told at once (the fix), with the reason.
 		if !strings.Contains(warn, "does not take NULL") {
@@ -150,7 +134,7 @@ func TestDropColReviewNotNullDomain(t *testing.T) {
 func TestDropColReviewNonConstantDefaultRowsSince(t *testing.T) {
 	s, db := sessionOn(t, `CREATE TABLE t (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`,
 		`INSERT INTO t VALUES (1, '2020-01-01 00:00+00'), (2, '2021-01-01 00:00+00')`)
-	seq, _ := dropColReviewExec(t, s, `ALTER TABLE t DROP COLUMN at`)
+	seq, _ := enginetest.CommitWarn(t, s, `ALTER TABLE t DROP COLUMN at`)
 	enginetest.ExecAll(t, db, `INSERT INTO t VALUES (3)`)
 	rep := undoAll(t, s, engine.UndoOptions{Entries: []int64{seq}})
 	if !rep.Complete() {
@@ -168,7 +152,7 @@ func TestDropColReviewNonConstantDefaultRowsSince(t *testing.T) {
 // expects a no-op to need no undo.
 func TestDropColReviewNoopIfExists(t *testing.T) {
 	s, _ := sessionOn(t, `CREATE TABLE t (id int PRIMARY KEY, b text)`, `INSERT INTO t VALUES (1, 'x')`)
-	seq, warn := dropColReviewExec(t, s, `ALTER TABLE t DROP COLUMN IF EXISTS nosuch`)
+	seq, warn := enginetest.CommitWarn(t, s, `ALTER TABLE t DROP COLUMN IF EXISTS nosuch`)
 	if strings.Contains(warn, "does not undo") {
 		t.Errorf("a DROP COLUMN IF EXISTS that dropped nothing warns: %s", warn)
 	}
@@ -187,7 +171,7 @@ func TestDropColReviewColumnOptions(t *testing.T) {
 	s, db := sessionOn(t, `CREATE TABLE t (id int PRIMARY KEY, b text)`, `ALTER TABLE t ALTER COLUMN b SET (n_distinct = -0.5)`, `INSERT INTO t VALUES (1, 'x')`)
 	q := `SELECT coalesce(array_to_string(attoptions, ','), '') FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'b'`
 	before := enginetest.Joined(t, db, q)
-	seq, warn := dropColReviewExec(t, s, `ALTER TABLE t DROP COLUMN b`)
+	seq, warn := enginetest.CommitWarn(t, s, `ALTER TABLE t DROP COLUMN b`)
 	if strings.Contains(warn, "does not undo") {
 		return
 	}

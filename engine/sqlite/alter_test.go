@@ -83,14 +83,7 @@ func TestUndoAlterDropColumnNotNull(t *testing.T) {
 		t.Errorf("integrity_check: %s", integrity)
 	}
 
-	p, err := s.Execute(context.Background(), `ALTER TABLE nokey DROP COLUMN v`, engine.ExecuteOptions{Confirm: s.ConfirmName()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	warn := strings.Join(p.Statements[0].Warnings, " ")
-	if err := p.Commit(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	_, warn := enginetest.CommitWarn(t, s, `ALTER TABLE nokey DROP COLUMN v`)
 	if !strings.Contains(warn, "does not undo this change automatically") || !strings.Contains(warn, "no primary key or unique key") {
 		t.Errorf("warnings %q", warn)
 	}

@@ -5,26 +5,12 @@ package sqlite_test
 // Run: go test ./engine/sqlite/ -run TestDropColReview -count=1
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"lifebelt/engine"
 	"lifebelt/engine/enginetest"
 )
-
-func dropColReviewExec(t *testing.T, s *engine.Session, q string) (int64, string) {
-	t.Helper()
-	p, err := s.Execute(context.Background(), q, engine.ExecuteOptions{Confirm: s.ConfirmName()})
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	warn := strings.Join(p.Statements[0].Warnings, " ")
-	if err := p.Commit(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return p.Statements[0].Seq, warn
-}
 
 const dropColReviewCols = `SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info('t') ORDER BY cid)`
 
@@ -44,7 +30,7 @@ const dropColReviewCols = `SELECT group_concat(name, ',') FROM (SELECT name FROM
 // or end it with a newline / turn it into a block comment).
 func TestDropColReviewTrailingLineComment(t *testing.T) {
 	s, db := enginetest.SessionOn(t, harness, "CREATE TABLE t (id INTEGER PRIMARY KEY,\n  b TEXT -- the b\n)", `INSERT INTO t VALUES (1, 'x'), (2, NULL)`)
-	seq, warn := dropColReviewExec(t, s, `ALTER TABLE t DROP COLUMN b`)
+	seq, warn := enginetest.CommitWarn(t, s, `ALTER TABLE t DROP COLUMN b`)
 	if strings.Contains(warn, "does not undo") {
 		t.Errorf("the drop is left to people: %s", warn)
 	}
@@ -100,7 +86,7 @@ func TestDropColReviewTwoDropStatements(t *testing.T) {
 // that silently lost every value.
 func TestDropColReviewKeyChangedSince(t *testing.T) {
 	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, b TEXT)`, `INSERT INTO t VALUES (1, 'x'), (2, 'y')`)
-	seq, _ := dropColReviewExec(t, s, `ALTER TABLE t DROP COLUMN b`)
+	seq, _ := enginetest.CommitWarn(t, s, `ALTER TABLE t DROP COLUMN b`)
 	enginetest.ExecAll(t, db, `UPDATE t SET id = id + 10`)
 	// Fixed: those rows are a conflict, and nothing changes; with force
 	// the column comes back without their values, and says so.

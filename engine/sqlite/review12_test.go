@@ -5,7 +5,6 @@ package sqlite_test
 // Run: go test ./engine/sqlite/ -run TestReview12 -count=1
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -103,14 +102,7 @@ func TestReview12QualifiedCheck(t *testing.T) {
 	// table under another name, so the drop says at once that it is not
 	// undone automatically, and why; the undo leaves it, as it says.
 	s, db := enginetest.SessionOn(t, harness, `CREATE TABLE t (id INTEGER PRIMARY KEY, a INT CHECK (t.a > 0), b TEXT)`, `INSERT INTO t VALUES (1, 1, 'b1')`)
-	p, err := s.Execute(context.Background(), `ALTER TABLE t DROP COLUMN b`, engine.ExecuteOptions{Confirm: s.ConfirmName()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	warn := strings.Join(p.Statements[0].Warnings, " ")
-	if err := p.Commit(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	_, warn := enginetest.CommitWarn(t, s, `ALTER TABLE t DROP COLUMN b`)
 	if !strings.Contains(warn, "does not undo this change automatically") || !strings.Contains(warn, "no such column: t.a") {
 		t.Errorf("warnings %q, want the reason", warn)
 	}
