@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -26,6 +27,9 @@ func onlyMovesStorage(s *pg_query.AlterTableStmt) bool {
 type storageState struct {
 	persistence, tablespace string // tablespace "" is the database's default
 	inherits                bool
+	// seqs: the persistence of each sequence the table owns, by quoted
+	// name; SET LOGGED/UNLOGGED sets theirs to the table's.
+	seqs map[string]string
 }
 
 func readStorage(ctx context.Context, q querier, oid uint32) (storageState, error) {
@@ -37,7 +41,23 @@ func readStorage(ctx context.Context, q querier, oid uint32) (storageState, erro
 	if err != nil {
 		return st, fmt.Errorf("postgres: reading the storage of table %d: %w", oid, err)
 	}
-	return st, nil
+	rows, err := q.Query(ctx, `SELECT n.nspname::text, s.relname::text, s.relpersistence::text FROM pg_catalog.pg_depend d
+		JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_catalog.pg_namespace n ON n.oid = s.relnamespace
+		WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
+		AND d.refobjid = $1 AND d.deptype IN ('a', 'i')`, oid)
+	if err != nil {
+		return st, fmt.Errorf("postgres: reading the sequences of table %d: %w", oid, err)
+	}
+	defer rows.Close()
+	st.seqs = map[string]string{}
+	for rows.Next() {
+		var schema, name, p string
+		if err := rows.Scan(&schema, &name, &p); err != nil {
+			return st, fmt.Errorf("postgres: reading the sequences of table %d: %w", oid, err)
+		}
+		st.seqs[quoteQualified(schema, name)] = p
+	}
+	return st, rows.Err()
 }
 
 // storageReverts attaches the statements that take the table from one
@@ -72,7 +92,27 @@ func storageReverts(ctx context.Context, q querier, schema, name string, was, no
 		if len(subs) == 0 {
 			return []string{}, nil
 		}
-		return []string{"ALTER TABLE ONLY " + quoteQualified(schema, name) + " " + strings.Join(subs, ", ")}, nil
+		out := []string{"ALTER TABLE ONLY " + quoteQualified(schema, name) + " " + strings.Join(subs, ", ")}
+		if from.persistence != st.persistence {
+			// Its owned sequences took the table's persistence; those
+			// that had another get theirs back (sorted: the same text
+			// every time).
+			var seqs []string
+			for seq := range st.seqs {
+				seqs = append(seqs, seq)
+			}
+			slices.Sort(seqs)
+			for _, seq := range seqs {
+				switch p := st.seqs[seq]; {
+				case p == st.persistence:
+				case p == "p":
+					out = append(out, "ALTER SEQUENCE "+seq+" SET LOGGED")
+				case p == "u":
+					out = append(out, "ALTER SEQUENCE "+seq+" SET UNLOGGED")
+				}
+			}
+		}
+		return out, nil
 	}
 	undo, err := to(now, was)
 	if err != nil || undo == nil {

@@ -174,13 +174,16 @@ func (t *tx) dropColumnReverts(ctx context.Context, m, nm *tableMeta, before, af
 	if dflt := defaults[col.Name]; dflt != nil && constantDefault(*dflt) {
 		add += " DEFAULT " + *dflt
 	}
-	copyRows := "INSERT INTO " + into + " (" + list("") + ") SELECT " + list("") + " FROM " + from
+	// OR ABORT: a conflict clause of the table (NOT NULL ON CONFLICT
+	// IGNORE) must not skip a row, which the drop of the old table would
+	// then lose; a row that does not fit fails the undo instead.
+	copyRows := "INSERT OR ABORT INTO " + into + " (" + list("") + ") SELECT " + list("") + " FROM " + from
 	then := []string{create}
 	if col.NotNull {
 		// A NULL is a row added since: it gets the column's default (or,
 		// without one, fails the undo as a conflict).
 		then = append(then, copyRows+" WHERE "+c+" IS NOT NULL",
-			"INSERT INTO "+into+" ("+list(col.Name)+") SELECT "+list(col.Name)+" FROM "+from+" WHERE "+c+" IS NULL")
+			"INSERT OR ABORT INTO "+into+" ("+list(col.Name)+") SELECT "+list(col.Name)+" FROM "+from+" WHERE "+c+" IS NULL")
 	} else {
 		then = append(then, copyRows)
 	}
