@@ -97,10 +97,27 @@ type ConfirmationError struct {
 	Statement Statement
 	What      string // e.g. "DROP", "DELETE without WHERE"
 	Database  string // the name that confirms
+	// Destroys says what the statement would destroy, one fact each
+	// (kind and name, rows, what depends on it), where the dialect can
+	// tell (DestructionDescriber); empty otherwise.
+	Destroys []string
 }
 
 func (e *ConfirmationError) Error() string {
-	return fmt.Sprintf("statement %d (%s on %s) is destructive; confirm by naming the database %q", e.Statement.Index+1, e.What, targetsOf(e.Statement), e.Database)
+	msg := fmt.Sprintf("statement %d (%s on %s) is destructive", e.Statement.Index+1, e.What, targetsOf(e.Statement))
+	if len(e.Destroys) > 0 {
+		msg += " (" + strings.Join(e.Destroys, "; ") + ")"
+	}
+	return msg + fmt.Sprintf("; confirm by naming the database %q", e.Database)
+}
+
+// DestructionDescriber is an optional Conn capability: DescribeDestruction
+// says, before anything runs, what a destructive statement would destroy:
+// for each object it drops, empties or takes a column of, its kind and
+// qualified name, how many rows it holds, and what depends on it (views,
+// foreign keys of other tables), one fact per string.
+type DestructionDescriber interface {
+	DescribeDestruction(ctx context.Context, st Statement) ([]string, error)
 }
 
 // ErrTooManyRows is wrapped by the error Execute returns when MaxRows is exceeded.
@@ -124,6 +141,12 @@ func (s *Session) Execute(ctx context.Context, sql string, opt ExecuteOptions) (
 		return nil, errors.New("there is no statement to run")
 	}
 	if err := s.check(stmts, opt); err != nil {
+		var ce *ConfirmationError
+		if dd, ok := s.conn.(DestructionDescriber); ok && errors.As(err, &ce) {
+			// Best effort: a failure to describe leaves the sentence as
+			// it is, and the statement refused all the same.
+			ce.Destroys, _ = dd.DescribeDestruction(ctx, ce.Statement)
+		}
 		s.journalRefusal(stmts, err)
 		return nil, err
 	}
@@ -171,6 +194,9 @@ func (s *Session) check(stmts []Statement, opt ExecuteOptions) error {
 	for _, st := range stmts {
 		if st.Destructive() && !s.confirmed(opt.Confirm) {
 			what := st.Verb
+			if (st.Verb == "DROP" || st.Verb == "TRUNCATE") && st.Object != "" {
+				what += " " + st.Object
+			}
 			if (st.Verb == "UPDATE" || st.Verb == "DELETE") && !st.HasWhere {
 				what += " without WHERE"
 			}

@@ -259,8 +259,12 @@ func (s *Screen) execute(confirm string) {
 func (s *Screen) askConfirmation(ce *engine.ConfirmationError) {
 	name := widget.NewEntry()
 	name.SetPlaceHolder(ce.Database)
-	msg := widget.NewLabel(fmt.Sprintf("Statement %d is destructive: %s on %s.\nType the database name %q to run it.",
-		ce.Statement.Index+1, ce.What, targetList(ce.Statement), ce.Database))
+	var destroys strings.Builder
+	for _, d := range ce.Destroys {
+		destroys.WriteString("• " + d + "\n")
+	}
+	msg := widget.NewLabel(fmt.Sprintf("Statement %d is destructive: %s on %s.\n%sType the database name %q to run it.",
+		ce.Statement.Index+1, ce.What, targetList(ce.Statement), destroys.String(), ce.Database))
 	msg.Wrapping = fyne.TextWrapWord
 	d := dialog.NewForm("Confirm destructive statement", "Run it", "Cancel",
 		[]*widget.FormItem{widget.NewFormItem("", msg), widget.NewFormItem("Database name", name)},

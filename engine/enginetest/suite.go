@@ -41,6 +41,7 @@ var contractCases = []contractCase{
 	{"UndoAlterLeftInPlace", testUndoAlterLeftInPlace},
 	{"UndoDropColumn", testUndoDropColumn},
 	{"UndoDropColumnsOneByOne", testUndoDropColumnsOneByOne},
+	{"ConfirmationSaysWhat", testConfirmationSaysWhat},
 	{"UndoPartlyThenAgain", testUndoPartlyThenAgain},
 	{"UndoAlterRenameWithReferences", testUndoAlterRenameWithReferences},
 	{"UndoAlterRenameStillChecksReferences", testUndoAlterRenameStillChecksReferences},

@@ -1,6 +1,7 @@
 package enginetest
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -386,4 +387,36 @@ func testUndoDropColumnsOneByOne(t *testing.T, h Harness, nm names) {
 	}
 	e.undoComplete(engine.UndoOptions{Entries: []int64{rep2.Seq}}, "undo of the undo of the undo")
 	equal(t, "values after undoing that", e.query(values), want)
+}
+
+// testConfirmationSaysWhat: a destructive statement refused for want of
+// the confirmation says what it would destroy: the table with its rows,
+// a view that uses it, and a foreign key of another table that
+// references it, with its ON DELETE CASCADE.
+func testConfirmationSaysWhat(t *testing.T, h Harness, nm names) {
+	e := newEnv(t, h, nm)
+	tb := nm.tbl("cfw", "id", "a")
+	child := nm.tbl("cfc", "id", "p")
+	view := nm.tbl("cfv")
+	e.exec(tb.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {a} text)"))
+	e.exec(tb.sql("INSERT INTO {t} VALUES (1, 'x'), (2, 'y'), (3, NULL)"))
+	e.exec(child.sql("CREATE TABLE {t} ({id} integer PRIMARY KEY, {p} integer REFERENCES ") + quote(tb.name) + "(" + quote(tb.cols["id"]) + ") ON DELETE CASCADE)")
+	e.exec("CREATE VIEW " + quote(view.name) + " AS SELECT * FROM " + quote(tb.name))
+	_, err := e.s.Execute(e.ctx, tb.sql("DELETE FROM {t}"), engine.ExecuteOptions{})
+	var ce *engine.ConfirmationError
+	if !errors.As(err, &ce) {
+		t.Fatalf("DELETE without WHERE and without the confirmation: %v", err)
+	}
+	var rows, viewFact, fk bool
+	for _, f := range ce.Destroys {
+		rows = rows || strings.HasPrefix(f, "table ") && strings.Contains(f, "with 3 row(s)")
+		viewFact = viewFact || strings.HasPrefix(f, "view ")
+		fk = fk || (strings.HasPrefix(f, "foreign key ") || strings.HasPrefix(f, "a foreign key ")) && strings.Contains(f, "ON DELETE CASCADE")
+	}
+	if !rows || !viewFact || !fk || !strings.Contains(err.Error(), "with 3 row(s)") {
+		t.Errorf("the refusal says %q; want the table with its 3 rows, the view and the foreign key", ce.Destroys)
+	}
+	if got := e.query(tb.sql("SELECT count(*) FROM {t}")); !slices.Equal(got, []string{"3"}) {
+		t.Errorf("rows after the refusal: %v", got)
+	}
 }

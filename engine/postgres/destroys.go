@@ -1,0 +1,79 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"lifebelt/engine"
+)
+
+var _ engine.DestructionDescriber = (*conn)(nil)
+
+// bigTable is the row estimate above which a destructive statement's
+// confirmation reports the planner's estimate rather than counting.
+const bigTable = 1_000_000
+
+// DescribeDestruction says what a destructive statement would destroy:
+// each relation it names, with its rows (counted, or estimated for big
+// tables), the views that use it and the foreign keys of other tables
+// that reference it. Objects that are not relations are left out.
+func (c *conn) DescribeDestruction(ctx context.Context, st engine.Statement) ([]string, error) {
+	var out []string
+	for _, t := range st.Targets {
+		name := quoteIdent(t.Name)
+		if t.Schema != "" {
+			name = quoteQualified(t.Schema, t.Name)
+		}
+		var oid uint32
+		var relkind, shown string
+		var estimate float64
+		err := c.pg.QueryRow(ctx, `SELECT c.oid, c.relkind::text, c.reltuples::float8, format('%I.%I', n.nspname, c.relname)
+			FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+			WHERE c.oid = pg_catalog.to_regclass($1)`, name).Scan(&oid, &relkind, &estimate, &shown)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("postgres: describing %s: %w", name, err)
+		}
+		kind := map[string]string{"r": "table", "p": "partitioned table", "v": "view", "m": "materialized view",
+			"f": "foreign table", "S": "sequence", "i": "index", "I": "partitioned index"}[relkind]
+		if kind == "" {
+			kind = "relation"
+		}
+		fact := kind + " " + shown
+		switch relkind {
+		case "r", "p", "m":
+			if estimate > bigTable {
+				fact += fmt.Sprintf(" with about %.0f rows (estimated)", estimate)
+			} else {
+				var n int64
+				if err := c.pg.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
+					return out, fmt.Errorf("postgres: counting the rows of %s: %w", shown, err)
+				}
+				fact += fmt.Sprintf(" with %d row(s)", n)
+			}
+		}
+		out = append(out, fact)
+		deps, err := stringRows(ctx, c.pg, `SELECT DISTINCT 'view ' || format('%I.%I', vn.nspname, v.relname) || ' uses it'
+			FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
+			JOIN pg_catalog.pg_class v ON v.oid = r.ev_class JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
+			WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
+			AND d.refobjid = $1 AND v.oid <> $1
+			UNION ALL SELECT 'foreign key ' || format('%I', k.conname) || ' of ' || format('%I.%I', n.nspname, t.relname) || ' references it'
+				|| CASE k.confdeltype WHEN 'c' THEN ' (ON DELETE CASCADE: deleting its rows deletes theirs)'
+					WHEN 'n' THEN ' (ON DELETE SET NULL)' WHEN 'd' THEN ' (ON DELETE SET DEFAULT)' ELSE '' END
+			FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class t ON t.oid = k.conrelid
+			JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+			WHERE k.contype = 'f' AND k.confrelid = $1 AND k.conrelid <> $1 AND k.conparentid = 0
+			ORDER BY 1`, oid)
+		if err != nil {
+			return out, fmt.Errorf("postgres: reading what depends on %s: %w", shown, err)
+		}
+		out = append(out, deps...)
+	}
+	return out, nil
+}
