@@ -2,6 +2,7 @@ package gui
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,3 +130,11 @@ func (t *fakeTx) ObjectExists(context.Context, string, string, string) (bool, er
 	return false, nil
 }
 func (t *fakeTx) SyncSequences(context.Context, engine.TableInfo) error { return nil }
+
+// DescribeDestruction lets the window's confirmation show what a
+// destructive statement would destroy.
+func (c *fakeConn) DescribeDestruction(_ context.Context, st engine.Statement) ([]string, error) {
+	c.db.mu.Lock()
+	defer c.db.mu.Unlock()
+	return []string{fmt.Sprintf("table %s with %d row(s)", st.Targets[0].Name, len(c.db.rows))}, nil
+}

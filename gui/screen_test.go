@@ -220,3 +220,38 @@ func TestUndoText(t *testing.T) {
 		t.Errorf("partial report: %q", got)
 	}
 }
+
+// TestScreenConfirmationSaysWhat: a destructive statement opens the
+// confirmation dialog, which says what the statement would destroy;
+// typing the database name runs it.
+func TestScreenConfirmationSaysWhat(t *testing.T) {
+	s := newTestScreen(t)
+	test.Type(s.Target, "fake:memo")
+	test.Tap(s.Connect)
+	test.Type(s.SQL, "DELETE FROM memo")
+	test.Tap(s.Run)
+	top := s.win.Canvas().Overlays().Top()
+	if top == nil || s.pending != nil {
+		t.Fatalf("no confirmation before a DELETE without WHERE (pending %v)", s.pending != nil)
+	}
+	label, _ := find(top, func(o fyne.CanvasObject) bool {
+		l, ok := o.(*widget.Label)
+		return ok && strings.Contains(l.Text, "is destructive")
+	}).(*widget.Label)
+	if label == nil || !strings.Contains(label.Text, "• table memo with 3 row(s)\n") {
+		t.Fatalf("the confirmation does not say what it destroys: %v", label)
+	}
+	entry, _ := find(top, func(o fyne.CanvasObject) bool { _, ok := o.(*widget.Entry); return ok }).(*widget.Entry)
+	button, _ := find(top, func(o fyne.CanvasObject) bool {
+		b, ok := o.(*widget.Button)
+		return ok && b.Text == "Run it"
+	}).(*widget.Button)
+	if entry == nil || button == nil {
+		t.Fatal("the dialog has no entry or Run it button")
+	}
+	test.Type(entry, "memo.db")
+	test.Tap(button)
+	if s.pending == nil {
+		t.Fatalf("confirmed, yet nothing runs: %q", s.Output.Text)
+	}
+}
