@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"lifebelt/engine"
 )
@@ -20,8 +21,18 @@ const bigTable = 1_000_000
 // each relation it names, with its rows (counted, or estimated for big
 // tables), the views that use it and the foreign keys of other tables
 // that reference it. Objects that are not relations are left out.
-func (c *conn) DescribeDestruction(ctx context.Context, st engine.Statement) ([]string, error) {
-	var out []string
+func (c *conn) DescribeDestruction(ctx context.Context, st engine.Statement) (out []string, err error) {
+	// In a transaction of its own, rolled back, with short lock and
+	// statement timeouts: a table another session holds locked is
+	// described without its rows rather than making the refusal wait.
+	tx, err := c.pg.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '10s'"); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
 	for _, t := range st.Targets {
 		name := quoteIdent(t.Name)
 		if t.Schema != "" {
@@ -30,7 +41,7 @@ func (c *conn) DescribeDestruction(ctx context.Context, st engine.Statement) ([]
 		var oid uint32
 		var relkind, shown string
 		var estimate float64
-		err := c.pg.QueryRow(ctx, `SELECT c.oid, c.relkind::text, c.reltuples::float8, format('%I.%I', n.nspname, c.relname)
+		err := tx.QueryRow(ctx, `SELECT c.oid, c.relkind::text, c.reltuples::float8, format('%I.%I', n.nspname, c.relname)
 			FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 			WHERE c.oid = pg_catalog.to_regclass($1)`, name).Scan(&oid, &relkind, &estimate, &shown)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -51,14 +62,29 @@ func (c *conn) DescribeDestruction(ctx context.Context, st engine.Statement) ([]
 				fact += fmt.Sprintf(" with about %.0f rows (estimated)", estimate)
 			} else {
 				var n int64
-				if err := c.pg.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
-					return out, fmt.Errorf("postgres: counting the rows of %s: %w", shown, err)
+				if _, err := tx.Exec(ctx, "SAVEPOINT lifebelt_count"); err != nil {
+					return out, fmt.Errorf("postgres: %w", err)
 				}
-				fact += fmt.Sprintf(" with %d row(s)", n)
+				if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
+					if ctx.Err() != nil {
+						return out, err
+					}
+					if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT lifebelt_count"); rerr != nil {
+						return out, fmt.Errorf("postgres: counting the rows of %s (%v): %w", shown, err, rerr)
+					}
+					why := err.Error()
+					var pe *pgconn.PgError
+					if errors.As(err, &pe) && pe.Code == "55P03" {
+						why = "another session holds it locked"
+					}
+					fact += " (its rows not counted: " + why + ")"
+				} else {
+					fact += fmt.Sprintf(" with %d row(s)", n)
+				}
 			}
 		}
 		out = append(out, fact)
-		deps, err := stringRows(ctx, c.pg, `SELECT DISTINCT 'view ' || format('%I.%I', vn.nspname, v.relname) || ' uses it'
+		deps, err := stringRows(ctx, tx, `SELECT DISTINCT 'view ' || format('%I.%I', vn.nspname, v.relname) || ' uses it'
 			FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
 			JOIN pg_catalog.pg_class v ON v.oid = r.ev_class JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
 			WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
