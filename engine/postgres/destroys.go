@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -90,16 +91,36 @@ func (c *conn) DescribeDestruction(ctx context.Context, st engine.Statement) (ou
 			WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
 			AND d.refobjid = $1 AND v.oid <> $1
 			UNION ALL SELECT 'foreign key ' || format('%I', k.conname) || ' of ' || format('%I.%I', n.nspname, t.relname) || ' references it'
-				|| CASE k.confdeltype WHEN 'c' THEN ' (ON DELETE CASCADE: deleting its rows deletes theirs)'
-					WHEN 'n' THEN ' (ON DELETE SET NULL)' WHEN 'd' THEN ' (ON DELETE SET DEFAULT)' ELSE '' END
+				|| CASE WHEN NOT $2 THEN '' WHEN k.confdeltype = 'c' THEN ' (ON DELETE CASCADE: deleting its rows deletes theirs)'
+					WHEN k.confdeltype = 'n' THEN ' (ON DELETE SET NULL)' WHEN k.confdeltype = 'd' THEN ' (ON DELETE SET DEFAULT)' ELSE '' END
 			FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class t ON t.oid = k.conrelid
 			JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
 			WHERE k.contype = 'f' AND k.confrelid = $1 AND k.conrelid <> $1 AND k.conparentid = 0
-			ORDER BY 1`, oid)
+			ORDER BY 1`, oid, st.Verb == "DELETE")
 		if err != nil {
 			return out, fmt.Errorf("postgres: reading what depends on %s: %w", shown, err)
 		}
-		out = append(out, deps...)
+		for _, d := range deps {
+			out = append(out, d+consequence(st, strings.HasPrefix(d, "view ")))
+		}
 	}
 	return out, nil
+}
+
+// consequence says what the statement does to a view that uses, or a
+// foreign key that references, what it destroys.
+func consequence(st engine.Statement, view bool) string {
+	switch {
+	case st.Verb == "DROP" && st.Cascade && view:
+		return " and is dropped with it (CASCADE)"
+	case st.Verb == "DROP" && st.Cascade:
+		return " and is dropped (CASCADE)"
+	case st.Verb == "DROP":
+		return ", so the DROP fails without CASCADE"
+	case st.Verb == "TRUNCATE" && !view && st.Cascade:
+		return ", and TRUNCATE ... CASCADE empties that table too"
+	case st.Verb == "TRUNCATE" && !view:
+		return ", so the TRUNCATE fails without CASCADE"
+	}
+	return ""
 }

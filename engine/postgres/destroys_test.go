@@ -39,3 +39,33 @@ func TestConfirmationDoesNotWaitOnLocks(t *testing.T) {
 		t.Errorf("rows: %s", got)
 	}
 }
+
+// The refusal says what DROP and TRUNCATE do to what depends on the
+// table: with CASCADE, the view is dropped and the referencing table
+// emptied; without, the statement fails. ON DELETE actions matter to
+// DELETE only.
+func TestConfirmationSaysConsequences(t *testing.T) {
+	s, _ := sessionOn(t, `CREATE TABLE p (id int PRIMARY KEY)`, `CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p ON DELETE CASCADE)`,
+		`CREATE VIEW v AS SELECT * FROM p`, `INSERT INTO p VALUES (1)`)
+	for q, want := range map[string][]string{
+		`DROP TABLE p`:         {"view public.v uses it, so the DROP fails without CASCADE", "references it, so the DROP fails without CASCADE"},
+		`DROP TABLE p CASCADE`: {"view public.v uses it and is dropped with it (CASCADE)", "references it and is dropped (CASCADE)"},
+		`TRUNCATE p CASCADE`:   {"foreign key c_pid_fkey of public.c references it, and TRUNCATE ... CASCADE empties that table too"},
+		`DELETE FROM p`:        {"references it (ON DELETE CASCADE: deleting its rows deletes theirs)"},
+	} {
+		_, err := s.Execute(context.Background(), q, engine.ExecuteOptions{})
+		var ce *engine.ConfirmationError
+		if !errors.As(err, &ce) {
+			t.Fatalf("%s: %v", q, err)
+		}
+		got := strings.Join(ce.Destroys, "; ")
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: the refusal says %q, want %q", q, got, w)
+			}
+		}
+		if q != `DELETE FROM p` && strings.Contains(got, "ON DELETE") {
+			t.Errorf("%s: the refusal names an ON DELETE action: %q", q, got)
+		}
+	}
+}

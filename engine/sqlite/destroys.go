@@ -58,10 +58,11 @@ func (c *conn) DescribeDestruction(ctx context.Context, st engine.Statement) ([]
 					err := c.cc.query(ctx, `SELECT DISTINCT upper(on_delete) FROM pragma_foreign_key_list(?, 'main') WHERE "table" = ? COLLATE NOCASE`,
 						[]engine.Value{textValue(other.name), textValue(o.name)}, func(r []engine.Value) error {
 							fact := "a foreign key of " + other.name + " references it"
-							switch r[0].S {
-							case "CASCADE":
+							switch {
+							case st.Verb != "DELETE":
+							case r[0].S == "CASCADE":
 								fact += " (ON DELETE CASCADE: deleting its rows deletes theirs)"
-							case "SET NULL", "SET DEFAULT":
+							case r[0].S == "SET NULL" || r[0].S == "SET DEFAULT":
 								fact += " (ON DELETE " + r[0].S + ")"
 							}
 							out = append(out, fact)
