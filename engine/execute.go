@@ -143,9 +143,22 @@ func (s *Session) Execute(ctx context.Context, sql string, opt ExecuteOptions) (
 	if err := s.check(stmts, opt); err != nil {
 		var ce *ConfirmationError
 		if dd, ok := s.conn.(DestructionDescriber); ok && errors.As(err, &ce) {
-			// Best effort: a failure to describe leaves the sentence as
-			// it is, and the statement refused all the same.
-			ce.Destroys, _ = dd.DescribeDestruction(ctx, ce.Statement)
+			// Every destructive statement of the batch, since the one
+			// confirmation lets them all run. Best effort: a failure to
+			// describe leaves the sentence as it is, and the batch
+			// refused all the same.
+			for _, st := range stmts {
+				if !st.Destructive() {
+					continue
+				}
+				facts, _ := dd.DescribeDestruction(ctx, st)
+				for _, f := range facts {
+					if st.Index != ce.Statement.Index {
+						f = fmt.Sprintf("statement %d: %s", st.Index+1, f)
+					}
+					ce.Destroys = append(ce.Destroys, f)
+				}
+			}
 		}
 		s.journalRefusal(stmts, err)
 		return nil, err

@@ -231,6 +231,16 @@ func (e *execution) truncate(ctx context.Context, s *pg_query.TruncateStmt) (eng
 			rels = append(rels, rel)
 		}
 	}
+	// Tables locked once this transaction has its snapshot (the tables
+	// CASCADE reaches, found after the first lock) are checked for other
+	// sessions' changes; the first ones only when the batch had its
+	// snapshot before them (chk not nil). A table locked ACCESS EXCLUSIVE
+	// before the snapshot cannot be read by the check, and needs none.
+	checks := map[uint32]*snapCheck{}
+	for _, r := range rels {
+		checks[r.oid] = chk
+	}
+	var late *snapCheck
 	if s.Behavior == pg_query.DropBehavior_DROP_CASCADE {
 		var more []engine.Name
 		for i := 0; i < len(rels); i++ {
@@ -249,23 +259,28 @@ func (e *execution) truncate(ctx context.Context, s *pg_query.TruncateStmt) (eng
 		}
 		if len(more) > 0 {
 			// Found after the snapshot was taken: these need the check.
-			c2, err := e.lockTables(ctx, more, false)
-			if err != nil {
+			if late, err = e.lockTables(ctx, more, false); err != nil {
 				return engine.Result{}, err
 			}
-			chk = chk.merge(c2)
+			for _, r := range rels {
+				if _, first := checks[r.oid]; !first {
+					checks[r.oid] = late
+				}
+			}
 		}
 	}
 	for _, rel := range rels {
 		if rel.hasRules {
 			return e.unguarded(ctx, rel.info.QualifiedName()+" has rewrite rules")
 		}
-		if err := e.imageTable(ctx, rel, engine.ActionTruncate, chk); err != nil {
+		if err := e.imageTable(ctx, rel, engine.ActionTruncate, checks[rel.oid]); err != nil {
 			return engine.Result{}, err
 		}
 	}
-	if err := e.checkConcurrent(ctx, chk); err != nil {
-		return engine.Result{}, err
+	for _, c := range []*snapCheck{chk, late} {
+		if err := e.checkConcurrent(ctx, c); err != nil {
+			return engine.Result{}, err
+		}
 	}
 	var res engine.Result
 	change := &step{sql: e.st.Text, rows: e.collector(&res)}

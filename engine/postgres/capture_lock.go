@@ -164,14 +164,6 @@ func (s *snapCheck) add(rel *relation) *checkTable {
 	return t
 }
 
-// merge joins a check made for tables locked later.
-func (s *snapCheck) merge(o *snapCheck) *snapCheck {
-	if s == nil {
-		return o
-	}
-	return s
-}
-
 func (t *checkTable) note(toid, ctid, xmin string) {
 	x, err := strconv.ParseUint(xmin, 10, 32)
 	if err != nil || !t.chk.visible(uint32(x)) {

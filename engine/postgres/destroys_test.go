@@ -49,8 +49,8 @@ func TestConfirmationSaysConsequences(t *testing.T) {
 		`CREATE VIEW v AS SELECT * FROM p`, `INSERT INTO p VALUES (1)`)
 	for q, want := range map[string][]string{
 		`DROP TABLE p`:         {"view public.v uses it, so the DROP fails without CASCADE", "references it, so the DROP fails without CASCADE"},
-		`DROP TABLE p CASCADE`: {"view public.v uses it and is dropped with it (CASCADE)", "references it and is dropped (CASCADE)"},
-		`TRUNCATE p CASCADE`:   {"foreign key c_pid_fkey of public.c references it, and TRUNCATE ... CASCADE empties that table too"},
+		`DROP TABLE p CASCADE`: {"view public.v uses it and is dropped with it (CASCADE)", "references it and is dropped (CASCADE; the rows of its table stay)"},
+		`TRUNCATE p CASCADE`:   {"foreign key c_pid_fkey of public.c references it, and TRUNCATE ... CASCADE empties table public.c with 0 row(s) too"},
 		`DELETE FROM p`:        {"references it (ON DELETE CASCADE: deleting its rows deletes theirs)"},
 	} {
 		_, err := s.Execute(context.Background(), q, engine.ExecuteOptions{})
