@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -227,8 +228,13 @@ func (e *execution) truncate(ctx context.Context, s *pg_query.TruncateStmt) (eng
 			return e.unguarded(ctx, fmt.Sprintf("%s has inheritance children that TRUNCATE empties too; write ONLY %s", rel.info.QualifiedName(), rel.info.QualifiedName()))
 		}
 		if !have[oid] {
-			have[oid] = true
 			rels = append(rels, rel)
+		}
+		// Its partitions too: a partition's own foreign key must not add
+		// it again as a table CASCADE reaches (its rows imaged twice).
+		have[oid] = true
+		for _, m := range rel.members {
+			have[m] = true
 		}
 	}
 	// Tables locked once this transaction has its snapshot (the tables
@@ -248,10 +254,13 @@ func (e *execution) truncate(ctx context.Context, s *pg_query.TruncateStmt) (eng
 				if have[fk.Child] {
 					continue
 				}
-				have[fk.Child] = true
 				child, err := e.x.relation(ctx, fk.Child)
 				if err != nil {
 					return engine.Result{}, err
+				}
+				have[fk.Child] = true
+				for _, m := range child.members {
+					have[m] = true
 				}
 				rels = append(rels, child)
 				more = append(more, engine.Name{Schema: child.info.Schema, Name: child.info.Name})
@@ -267,6 +276,16 @@ func (e *execution) truncate(ctx context.Context, s *pg_query.TruncateStmt) (eng
 					checks[r.oid] = late
 				}
 			}
+		}
+	}
+	if s.Behavior == pg_query.DropBehavior_DROP_CASCADE {
+		// The tables CASCADE reaches were found in this transaction's
+		// snapshot of the catalog; a foreign key another session added
+		// since would make the server empty a table not imaged. Now that
+		// every table found is locked (no new key can reference them),
+		// the catalog as committed must show no other.
+		if err := e.cascadeUnchanged(ctx, rels, have); err != nil {
+			return engine.Result{}, err
 		}
 	}
 	for _, rel := range rels {
@@ -459,4 +478,44 @@ func (e *execution) alterTable(ctx context.Context, s *pg_query.AlterTableStmt, 
 		e.sink.Warn(msg)
 	}
 	return res, nil
+}
+
+// cascadeUnchanged reads, on a second connection (the catalog as
+// committed now), the tables whose foreign keys reach rels, and fails
+// when one is not among them (have).
+func (e *execution) cascadeUnchanged(ctx context.Context, rels []*relation, have map[uint32]bool) error {
+	oids := make([]uint32, len(rels))
+	for i, r := range rels {
+		oids[i] = r.oid
+	}
+	c2, err := pgx.ConnectConfig(ctx, e.x.c.cfg)
+	if err != nil {
+		return fmt.Errorf("postgres: opening a second connection to check the tables TRUNCATE ... CASCADE empties: %s", connectReason(err))
+	}
+	defer c2.Close(context.Background())
+	rows, err := c2.Query(ctx, `WITH RECURSIVE r(oid) AS (SELECT unnest($1::oid[])
+			UNION SELECT k.conrelid FROM pg_catalog.pg_constraint k JOIN r ON k.confrelid = r.oid WHERE k.contype = 'f')
+		SELECT r.oid, pg_catalog.format('%I.%I', n.nspname, c.relname) FROM r
+		JOIN pg_catalog.pg_class c ON c.oid = r.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`, oids)
+	if err != nil {
+		return fmt.Errorf("postgres: reading the tables TRUNCATE ... CASCADE empties: %w", err)
+	}
+	type reached struct {
+		oid  uint32
+		name string
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (reached, error) {
+		var x reached
+		return x, r.Scan(&x.oid, &x.name)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: reading the tables TRUNCATE ... CASCADE empties: %w", err)
+	}
+	for _, x := range all {
+		if !have[x.oid] {
+			return &concurrentError{sentinel: ErrConcurrentChange,
+				cause: fmt.Errorf("postgres: another session made %s reference a table TRUNCATE ... CASCADE empties after this batch began, so its rows would go unimaged", x.name)}
+		}
+	}
+	return nil
 }

@@ -98,6 +98,52 @@ func (c *conn) DescribeDestruction(ctx context.Context, st engine.Statement) ([]
 			return out, fmt.Errorf("postgres: reading what depends on %s: %w", shown, err)
 		}
 		out = append(out, deps...)
+		if st.Verb == "TRUNCATE" && st.Cascade {
+			deeper, err := d.cascadeDeeper(ctx, oid)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, deeper...)
+		}
+	}
+	return out, nil
+}
+
+// cascadeDeeper describes the tables TRUNCATE ... CASCADE empties beyond
+// those referencing the table directly: the ones referencing those, and
+// so on.
+func (d *describer) cascadeDeeper(ctx context.Context, oid uint32) ([]string, error) {
+	rows, err := d.tx.Query(ctx, `WITH RECURSIVE r(oid, via, depth) AS (
+			SELECT k.conrelid, k.confrelid, 1 FROM pg_catalog.pg_constraint k WHERE k.contype = 'f' AND k.confrelid = $1 AND k.conrelid <> $1 AND k.conparentid = 0
+			UNION SELECT k.conrelid, k.confrelid, r.depth + 1 FROM pg_catalog.pg_constraint k JOIN r ON k.confrelid = r.oid
+			WHERE k.contype = 'f' AND k.conparentid = 0 AND k.conrelid <> $1 AND r.depth < 20)
+		SELECT DISTINCT ON (r.oid) r.oid, c.relkind::text, pg_catalog.format('%I.%I', n.nspname, c.relname),
+			(SELECT pg_catalog.format('%I.%I', vn.nspname, v.relname) FROM pg_catalog.pg_class v
+				JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace WHERE v.oid = r.via)
+		FROM r JOIN pg_catalog.pg_class c ON c.oid = r.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE r.depth > 1 AND r.oid NOT IN (SELECT k.conrelid FROM pg_catalog.pg_constraint k WHERE k.contype = 'f' AND k.confrelid = $1)
+		ORDER BY r.oid, r.depth`, oid)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reading the tables TRUNCATE ... CASCADE empties: %w", err)
+	}
+	type deep struct {
+		oid             uint32
+		kind, name, via string
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (deep, error) {
+		var x deep
+		return x, r.Scan(&x.oid, &x.kind, &x.name, &x.via)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reading the tables TRUNCATE ... CASCADE empties: %w", err)
+	}
+	var out []string
+	for _, x := range all {
+		n, err := d.rows(ctx, x.oid, x.kind, x.name)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, "TRUNCATE ... CASCADE empties "+relkindName(x.kind)+" "+x.name+n+" too (its foreign key references "+x.via+")")
 	}
 	return out, nil
 }
@@ -179,8 +225,13 @@ func (d *describer) count(ctx context.Context, oid uint32, relkind, name string)
 	case relkind == "f":
 		return "", nil // its rows live on another server
 	}
+	// ONLY for a plain table: an inheritance child's rows are its own.
+	from := name
+	if relkind == "r" {
+		from = "ONLY " + name
+	}
 	var n int64
-	if err := d.tx.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
+	if err := d.tx.QueryRow(ctx, "SELECT count(*) FROM "+from).Scan(&n); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf(" with %d row(s)", n), nil

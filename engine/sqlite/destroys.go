@@ -78,7 +78,9 @@ func (c *conn) DescribeDestruction(ctx context.Context, st engine.Statement) ([]
 						[]engine.Value{textValue(other.name), textValue(o.name)}, func(r []engine.Value) error {
 							fact := "a foreign key of " + other.name + " references it"
 							switch {
-							case st.Verb != "DELETE":
+							// DROP TABLE deletes the rows first (foreign
+							// key actions fire); other verbs delete none.
+							case st.Verb != "DELETE" && st.Verb != "DROP":
 							case r[0].S == "CASCADE":
 								fact += " (ON DELETE CASCADE: deleting its rows deletes theirs)"
 							case r[0].S == "SET NULL" || r[0].S == "SET DEFAULT":
