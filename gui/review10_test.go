@@ -15,9 +15,7 @@ import (
 // Entries) only ever undoes statements (selectUndo): once the whole
 // session is undone, the button stays enabled and does nothing.
 func TestReview10UndoAllEnabledAfterWholeSessionUndone(t *testing.T) {
-	s := newTestScreen(t)
-	test.Type(s.Target, "fake:memo")
-	test.Tap(s.Connect)
+	s := connectedScreen(t)
 	test.Type(s.SQL, "UPDATE memo SET note = 'changed' WHERE id = 2")
 	test.Tap(s.Run)
 	test.Tap(s.Commit)
@@ -45,9 +43,7 @@ func TestReview10UndoAllEnabledAfterWholeSessionUndone(t *testing.T) {
 // for undoable(), but selectUndo leaves it out: the button is enabled
 // with nothing to undo.
 func TestReview10UndoAllEnabledForNoRowChange(t *testing.T) {
-	s := newTestScreen(t)
-	test.Type(s.Target, "fake:memo")
-	test.Tap(s.Connect)
+	s := connectedScreen(t)
 	test.Type(s.SQL, "UPDATE memo SET note = 'changed' WHERE id = 99")
 	test.Tap(s.Run)
 	test.Tap(s.Commit)

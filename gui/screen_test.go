@@ -33,6 +33,18 @@ func newTestScreen(t *testing.T) *Screen {
 	return s
 }
 
+// connectedScreen is a test screen connected to the fake memo database.
+func connectedScreen(t *testing.T) *Screen {
+	t.Helper()
+	s := newTestScreen(t)
+	test.Type(s.Target, "fake:memo")
+	test.Tap(s.Connect)
+	if s.session == nil {
+		t.Fatalf("not connected: %q", s.Status.Text)
+	}
+	return s
+}
+
 func rows() map[int64]string {
 	fakeStore.mu.Lock()
 	defer fakeStore.mu.Unlock()
@@ -94,9 +106,7 @@ func TestScreenRunReviewCommitUndo(t *testing.T) {
 }
 
 func TestScreenRollbackLeavesDataAlone(t *testing.T) {
-	s := newTestScreen(t)
-	test.Type(s.Target, "fake:memo")
-	test.Tap(s.Connect)
+	s := connectedScreen(t)
 	test.Type(s.SQL, "DELETE FROM memo WHERE id = 1")
 	test.Tap(s.Run)
 	if s.pending == nil {
@@ -112,9 +122,7 @@ func TestScreenRollbackLeavesDataAlone(t *testing.T) {
 }
 
 func TestScreenDestructiveAsksForName(t *testing.T) {
-	s := newTestScreen(t)
-	test.Type(s.Target, "fake:memo")
-	test.Tap(s.Connect)
+	s := connectedScreen(t)
 	test.Type(s.SQL, "DELETE FROM memo")
 	test.Tap(s.Run)
 	if s.pending != nil {
@@ -225,9 +233,7 @@ func TestUndoText(t *testing.T) {
 // confirmation dialog, which says what the statement would destroy;
 // typing the database name runs it.
 func TestScreenConfirmationSaysWhat(t *testing.T) {
-	s := newTestScreen(t)
-	test.Type(s.Target, "fake:memo")
-	test.Tap(s.Connect)
+	s := connectedScreen(t)
 	test.Type(s.SQL, "DELETE FROM memo")
 	test.Tap(s.Run)
 	top := s.win.Canvas().Overlays().Top()

@@ -197,7 +197,7 @@ func (t *tx) dropColumnReverts(ctx context.Context, m, nm *tableMeta, before, af
 	}
 	// The planner's statistics (ANALYZE) go with the dropped table: kept
 	// aside and put back under the same name.
-	stat1, err := t.hasTable(ctx, "sqlite_stat1")
+	stat1, err := t.c.hasTable(ctx, "main", "sqlite_stat1")
 	if err != nil {
 		return "", err
 	}
@@ -674,19 +674,6 @@ func constantDefault(d string) bool {
 		return true // a number
 	}
 	return false
-}
-
-// hasTable reports whether the main schema has a table of that name.
-func (t *tx) hasTable(ctx context.Context, name string) (bool, error) {
-	found := false
-	err := t.c.cc.query(ctx, "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ?", []engine.Value{textValue(name)}, func([]engine.Value) error {
-		found = true
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("sqlite: looking for table %s: %w", name, err)
-	}
-	return found, nil
 }
 
 // columnDefaults reads the defaults of a table's columns, as pragma

@@ -28,12 +28,12 @@ func (c *conn) DescribeDestruction(ctx context.Context, st engine.Statement) ([]
 		}
 		if !temp && t.Schema == "" {
 			// An unqualified name means the temporary table first.
-			if temp, err = c.tempTable(ctx, t.Name); err != nil {
+			if temp, err = c.hasTable(ctx, "temp", t.Name); err != nil {
 				return out, err
 			}
 		}
 		if temp {
-			if ok, err := c.tempTable(ctx, t.Name); err != nil || !ok {
+			if ok, err := c.hasTable(ctx, "temp", t.Name); err != nil || !ok {
 				return out, err
 			}
 			n, err := c.countRows(ctx, "temp."+QuoteIdent(t.Name))
@@ -146,16 +146,17 @@ func (c *conn) countRows(ctx context.Context, table string) (int64, error) {
 	return n, nil
 }
 
-// tempTable reports whether the connection has a temporary table of that
+// hasTable reports whether schema ("main" or "temp") has a table of that
 // name.
-func (c *conn) tempTable(ctx context.Context, name string) (bool, error) {
+func (c *conn) hasTable(ctx context.Context, schema, name string) (bool, error) {
 	found := false
-	err := c.cc.query(ctx, "SELECT 1 FROM temp.sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE", []engine.Value{textValue(name)}, func([]engine.Value) error {
-		found = true
-		return nil
-	})
+	err := c.cc.query(ctx, "SELECT 1 FROM "+QuoteIdent(schema)+".sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE",
+		[]engine.Value{textValue(name)}, func([]engine.Value) error {
+			found = true
+			return nil
+		})
 	if err != nil {
-		return false, fmt.Errorf("sqlite: looking for temporary table %s: %w", name, err)
+		return false, fmt.Errorf("sqlite: looking for table %s.%s: %w", schema, name, err)
 	}
 	return found, nil
 }
